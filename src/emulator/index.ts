@@ -1,0 +1,3 @@
+export { createEmulator, KLARNA_ROUTES, type KlarnaEmulator } from "./server";
+export { DEFAULT_SETTINGS, type EmulatorSettings } from "./settings";
+export type { Answer, FaultSpec, JournalEntry } from "./state";
