@@ -87,6 +87,7 @@ function dispatch(state: EmulatorState, route: Route) {
         method,
         path,
         idempotency_key: key,
+        user_agent: req.headers["user-agent"],
         body,
         response,
         outcome,

@@ -51,6 +51,7 @@ export interface JournalEntry {
   method: string;
   path: string;
   idempotency_key?: string;
+  user_agent?: string;
   body: unknown;
   response: Answer | null;
   /** What happened besides a normal answer: a replay, a dropped connection, an injected fault. */

@@ -25,7 +25,9 @@ export function divRound(num: number, den: number): number {
   const a = Math.abs(num);
   const q = Math.floor(a / den);
   const r = a - q * den;
-  return sign * (2 * r >= den ? q + 1 : q);
+  const result = 2 * r >= den ? q + 1 : q;
+  return result === 0 ? 0 : sign * result; // never -0
+
 }
 
 /** `quantity × unit_price − total_discount_amount`. */
