@@ -43,7 +43,12 @@ export interface RefundPlanInput {
   returnShipping?: { name: string; amount: number; taxRate: number };
   reference?: string;
   description?: string;
-  options?: { returnFeeMarkets?: string[]; returnFeeFallback?: ReturnFeeFallback };
+  options?: {
+    returnFeeMarkets?: string[];
+    returnFeeFallback?: ReturnFeeFallback;
+    /** false: never a `return_fee` line (claims; or Klarna refused one): the fallback applies. */
+    allowReturnFee?: boolean;
+  };
 }
 
 export type RefundPlanErrorCode = "INVALID_INPUT" | "RETURN_FEE_NOT_ALLOWED" | "AMOUNT_TOO_LARGE";
@@ -98,6 +103,7 @@ function line(l: { name: string; type?: OrderLineType; reference?: string; quant
 
 /** Whether Klarna allows a `return_fee` line for this refund (single capture, listed market). */
 export function returnFeeAllowed(input: Pick<RefundPlanInput, "captureCount" | "purchaseCountry" | "options">): boolean {
+  if (input.options?.allowReturnFee === false) return false;
   const markets = (input.options?.returnFeeMarkets ?? DEFAULT_RETURN_FEE_MARKETS).map((m) => m.toUpperCase());
   return input.captureCount === 1 && markets.includes(String(input.purchaseCountry).toUpperCase());
 }

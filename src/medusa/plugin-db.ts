@@ -1,0 +1,91 @@
+import { DataSource, QueryRunner } from "typeorm";
+import { KlarnaRefund } from "../models/klarna-refund";
+
+/**
+ * The plugin's own small connection pool to the store's database.
+ *
+ * Why not Medusa's `manager`: `refundPayment` runs inside Medusa's request transaction, which holds one
+ * connection of Medusa's pool. Reading or writing through Medusa's root manager then needs a second
+ * connection from the same pool; with as many concurrent receives as the pool has connections, every
+ * request waits for a connection that only another waiting request can free. Our own pool breaks that
+ * cycle, and rows written through it commit at once, outliving a rollback of the request.
+ */
+const pools = new Map<string, PluginDatabase>();
+
+export class PluginDatabase {
+  private ready?: Promise<DataSource>;
+
+  private constructor(
+    private readonly url: string,
+    private readonly extra: Record<string, unknown>,
+    private readonly schema?: string,
+  ) {}
+
+  /** One pool per database URL and process, whatever number of processor instances Medusa makes. */
+  static for(url: string, extra: Record<string, unknown> = {}, schema?: string): PluginDatabase {
+    let db = pools.get(url);
+    if (!db) {
+      db = new PluginDatabase(url, extra, schema);
+      pools.set(url, db);
+    }
+    return db;
+  }
+
+  static async closeAll(): Promise<void> {
+    const all = [...pools.values()];
+    pools.clear();
+    await Promise.all(all.map((db) => db.close()));
+  }
+
+  dataSource(): Promise<DataSource> {
+    if (!this.ready) {
+      const ds = new DataSource({
+        type: "postgres",
+        url: this.url,
+        schema: this.schema,
+        entities: [KlarnaRefund],
+        logging: false,
+        // An idle pool must not keep a process alive (CLI commands, tests).
+        extra: { max: 10, idleTimeoutMillis: 10_000, allowExitOnIdle: true, ...this.extra },
+      });
+      this.ready = ds.initialize().catch((err) => {
+        this.ready = undefined;
+        throw err;
+      });
+    }
+    return this.ready;
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const ds = await this.dataSource();
+    return ds.query(sql, params);
+  }
+
+  /** Runs fn on one dedicated connection (session-level advisory locks live on it). */
+  async withConnection<T>(fn: (runner: QueryRunner) => Promise<T>): Promise<T> {
+    const ds = await this.dataSource();
+    const runner = ds.createQueryRunner();
+    await runner.connect();
+    try {
+      return await fn(runner);
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** A dedicated connection the caller releases later (e.g. when the HTTP request is over). */
+  async connection(): Promise<QueryRunner> {
+    const ds = await this.dataSource();
+    const runner = ds.createQueryRunner();
+    await runner.connect();
+    return runner;
+  }
+
+  async close(): Promise<void> {
+    const ready = this.ready;
+    this.ready = undefined;
+    if (!ready) return;
+    const ds = await ready.catch(() => undefined);
+    if (ds?.isInitialized) await ds.destroy();
+  }
+}
