@@ -81,6 +81,8 @@ export interface CheckoutOptions {
   items?: Array<{ variant: number; quantity: number }>;
   country?: string;
   authorize?: { approved?: boolean; fraud_status?: "ACCEPTED" | "PENDING" | "REJECTED" };
+  /** Runs after the widget's authorisation, before the cart is completed. */
+  beforeComplete?: (auth: { authorization_token?: string }) => Promise<void>;
 }
 
 /** A shopper checks out with Klarna through the store API; Klarna's widget is the emulator's authorise call. */
@@ -108,6 +110,7 @@ export async function checkoutWithKlarna(s: TestStore, opts: CheckoutOptions = {
   if (auth.authorization_token) {
     ok(await st.post(`/store/carts/${cartId}/payment-sessions/klarna`, { data: { authorization_token: auth.authorization_token } }), "store token");
   }
+  if (opts.beforeComplete) await opts.beforeComplete(auth);
   const completed = await st.post(`/store/carts/${cartId}/complete`);
   return { cartId, cart: selected.cart, session, auth, completed };
 }

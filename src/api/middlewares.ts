@@ -36,6 +36,11 @@ const ROUTES: Array<{ matcher: string; pattern: RegExp; context: ContextOf }> = 
     }),
   },
   {
+    matcher: "/admin/orders/:id/capture",
+    pattern: /^\/admin\/orders\/([^/?#]+)\/capture\/?(?:[?#].*)?$/,
+    context: (_req, m) => ({ kind: "capture", order_id: decodeURIComponent(m[1]) }),
+  },
+  {
     matcher: "/admin/orders/:id/claims",
     pattern: /^\/admin\/orders\/([^/?#]+)\/claims\/?(?:[?#].*)?$/,
     context: (_req, m) => ({ kind: "claim", order_id: decodeURIComponent(m[1]) }),
@@ -64,7 +69,10 @@ function refundContextMiddleware(route: (typeof ROUTES)[number]) {
       const m = req.originalUrl.match(route.pattern);
       const context = m ? route.context(req, m) : undefined;
       if (!context) return next();
-      const { scope } = runWithRefundContext(context, () => next());
+      const { scope } = runWithRefundContext(context, () => {
+        if (context.kind === "capture") surfaceCaptureFailure(res, () => scope.failures);
+        next();
+      });
       let done = false;
       const finish = () => {
         if (done) return;
@@ -74,6 +82,25 @@ function refundContextMiddleware(route: (typeof ROUTES)[number]) {
       res.once("finish", finish);
       res.once("close", finish);
     });
+  };
+}
+
+/**
+ * Medusa 1.20 catches a failed capture (OrderService.capturePayment), saves the order as
+ * "requires_action" and answers 200: the admin never learns why. When Klarna refused or failed the
+ * capture in this request, answer 400 with Klarna's message instead (the order stays uncaptured and
+ * the capture can be retried).
+ */
+function surfaceCaptureFailure(res: Response, failures: () => Array<{ error: string; code: string; detail: string }>) {
+  const json = res.json.bind(res);
+  res.json = (body?: unknown) => {
+    const failed = failures();
+    if (res.statusCode < 300 && failed.length) {
+      const f = failed[failed.length - 1];
+      res.status(400);
+      return json({ type: "invalid_data", code: f.code, message: `${f.error}:\n${f.detail}` });
+    }
+    return json(body);
   };
 }
 

@@ -11,7 +11,9 @@ export type RefundContext =
   | { kind: "swap"; order_id: string; swap_id: string }
   | { kind: "order_refund"; order_id: string; reason?: string; note?: string }
   | { kind: "payment_refund"; payment_id: string; reason?: string; note?: string }
-  | { kind: "fee_waiver"; return_id: string };
+  | { kind: "fee_waiver"; return_id: string }
+  /** Not a refund: Medusa swallows capture errors (order.capturePayment), the middleware surfaces them. */
+  | { kind: "capture"; order_id: string };
 
 export interface RequestScope {
   context: RefundContext;
@@ -19,12 +21,14 @@ export interface RequestScope {
   onFinish: Array<() => void | Promise<void>>;
   /** What the refunds of this request did, for the routes and the mirror into return metadata. */
   refunds: Array<{ intent: string; klarna_refund_id?: string; idempotency_key: string }>;
+  /** Errors the processor returned to Medusa during this request. */
+  failures: Array<{ error: string; code: string; detail: string }>;
 }
 
 const storage = new AsyncLocalStorage<RequestScope>();
 
 export function runWithRefundContext<T>(context: RefundContext, fn: () => T): { scope: RequestScope; result: T } {
-  const scope: RequestScope = { context, onFinish: [], refunds: [] };
+  const scope: RequestScope = { context, onFinish: [], refunds: [], failures: [] };
   const result = storage.run(scope, fn);
   return { scope, result };
 }

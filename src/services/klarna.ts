@@ -12,6 +12,7 @@ import { sessionFromCart, CartLike } from "../medusa/cart-lines";
 import { parseOptions, KlarnaPluginOptions } from "../medusa/options";
 import { paymentError, PaymentAction } from "../medusa/payment-error";
 import { PluginDatabase } from "../medusa/plugin-db";
+import { currentRefundScope } from "../medusa/refund-context";
 import { KlarnaPaymentData, KlarnaRefunds } from "../medusa/refunds";
 import { StoreReader } from "../medusa/return-reader";
 
@@ -80,7 +81,8 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
 
   protected error(action: PaymentAction, err: unknown): PaymentProcessorError {
     const out = paymentError(action, err, [this.options_.password]);
-    this.logger()?.warn?.(`klarna: ${out.error}`);
+    this.logger()?.warn?.(`klarna: ${out.error} (${out.detail})`);
+    currentRefundScope()?.failures.push(out);
     return out;
   }
 

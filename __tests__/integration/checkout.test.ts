@@ -1,0 +1,154 @@
+import { sumTotals } from "../../src/klarna/order-lines";
+import { specProblems } from "../support/openapi";
+import { capturedOrder, checkoutWithKlarna, startStore, TestStore } from "../support/store";
+
+/**
+ * A real Medusa 1.20 store with the plugin, on embedded PostgreSQL, the emulator as Klarna: a shopper
+ * checks out with Klarna and the admin captures or cancels, all through Medusa's HTTP API.
+ */
+let s: TestStore;
+beforeAll(async () => {
+  s = await startStore();
+}, 180_000);
+afterAll(() => s?.stop());
+beforeEach(() => s.k.control("DELETE", "/journal"));
+
+/** Every request the plugin sent in the test matches Klarna's published schema. */
+afterEach(async () => {
+  const { entries } = await s.k.control("GET", "/journal");
+  expect((entries as any[]).flatMap((e) => specProblems(e.method, e.path, e.body))).toEqual([]);
+});
+
+const journal = async () => (await s.k.control("GET", "/journal")).entries as any[];
+
+describe("checkout with Klarna", () => {
+  it("creates a Klarna session from the cart, places the order on completion, and the Klarna order matches the cart", async () => {
+    const { completed, cart, session } = await checkoutWithKlarna(s);
+    expect(completed.status).toBe(200);
+    expect(completed.body.type).toBe("order");
+    const order = completed.body.data;
+
+    // The session the storefront gets: what Klarna's widget needs.
+    expect(session.provider_id).toBe("klarna");
+    expect(session.data.client_token).toEqual(expect.any(String));
+    expect(session.data.payment_method_categories.map((c: any) => c.identifier)).toContain("pay_later");
+
+    const sessionPost = (await journal()).find((e) => e.method === "POST" && e.path === "/payments/v1/sessions");
+    const body = sessionPost.body;
+    expect(body).toMatchObject({ purchase_country: "DE", purchase_currency: "EUR", locale: "en-DE", order_amount: cart.total, merchant_reference1: cart.id });
+    expect(sumTotals(body.order_lines)).toBe(cart.total);
+    expect(body.order_lines.map((l: any) => [l.type, l.reference, l.quantity, l.tax_rate])).toEqual([
+      ["physical", "PROBE-S", 2, 1900],
+      ["physical", "PROBE-L", 1, 1900],
+      ["shipping_fee", undefined, 1, 1900],
+    ]);
+    // 2500 net + 19 % = 2975 per unit
+    expect(body.order_lines[0]).toMatchObject({ unit_price: 2975, total_amount: 5950, total_tax_amount: 950 });
+
+    const place = (await journal()).find((e) => e.method === "POST" && /^\/payments\/v1\/authorizations\/[^/]+\/order$/.test(e.path));
+    expect(place.idempotency_key).toMatch(/^[0-9a-f-]{36}$/);
+    const payment = order.payments[0];
+    expect(payment.provider_id).toBe("klarna");
+    const klarnaOrder = (await s.k.call("GET", `/ordermanagement/v1/orders/${payment.data.order_id}`)).data;
+    expect(klarnaOrder).toMatchObject({ status: "AUTHORIZED", order_amount: order.total, merchant_reference1: cart.id, purchase_country: "DE" });
+    expect(klarnaOrder.order_lines).toEqual(body.order_lines);
+    expect(payment.data).toMatchObject({ order_id: klarnaOrder.order_id, fraud_status: "ACCEPTED", purchase_country: "DE", capture_count: 0 });
+  });
+
+  it("keeps the session in step when the cart changes", async () => {
+    const st = s.store();
+    const { cartId } = await checkoutWithKlarna(s, { authorize: { approved: false } }).then(async (r) => {
+      // the shopper was refused by the widget and goes back to add an item
+      await st.post(`/store/carts/${r.cartId}/line-items`, { variant_id: s.seed.variants[1].id, quantity: 1 });
+      await st.post(`/store/carts/${r.cartId}/payment-sessions`);
+      return r;
+    });
+    const { body } = await st.get(`/store/carts/${cartId}`);
+    const updates = (await journal()).filter((e) => e.method === "POST" && /^\/payments\/v1\/sessions\/[^/]+$/.test(e.path));
+    expect(updates.length).toBeGreaterThan(0);
+    expect(updates.at(-1).body.order_amount).toBe(body.cart.total);
+    expect(sumTotals(updates.at(-1).body.order_lines)).toBe(body.cart.total);
+  });
+
+  it("without an authorization token the cart does not complete and no Klarna order exists", async () => {
+    const { completed } = await checkoutWithKlarna(s, { authorize: { approved: false } });
+    expect(completed.body.type).not.toBe("order");
+    expect((await journal()).filter((e) => e.path.endsWith("/order"))).toEqual([]);
+  });
+
+  it("a refused authorisation reaches the shopper as a readable 4xx and leaves no order", async () => {
+    const { cartId, completed } = await checkoutWithKlarna(s, {
+      // Klarna withdraws the authorisation before the order is placed.
+      beforeComplete: async (auth) => {
+        await s.k.call("DELETE", `/payments/v1/authorizations/${auth.authorization_token}`);
+      },
+    });
+    expect(completed.status).toBeGreaterThanOrEqual(400);
+    expect(completed.status).toBeLessThan(500);
+    expect(JSON.stringify(completed.body)).toMatch(/Klarna refused the order: Authorization [0-9a-f-]+ cannot be found/);
+    const { body } = await s.store().get(`/store/carts/${cartId}`);
+    expect(body.cart.completed_at).toBeNull();
+    expect((await journal()).filter((e) => e.path.endsWith("/order") && e.response?.status === 200)).toEqual([]);
+  });
+});
+
+describe("after the order", () => {
+  it("the admin captures: one Klarna capture of the whole order with its lines, recorded in payment data", async () => {
+    const { order, klarnaOrderId } = await capturedOrder(s);
+    expect(order.payment_status).toBe("captured");
+    const caps = (await journal()).filter((e) => e.method === "POST" && e.path.endsWith("/captures"));
+    expect(caps).toHaveLength(1);
+    expect(caps[0].idempotency_key).toMatch(/^[0-9a-f-]{36}$/);
+    expect(caps[0].body.captured_amount).toBe(order.total);
+    expect(sumTotals(caps[0].body.order_lines)).toBe(order.total);
+    const k = (await s.k.call("GET", `/ordermanagement/v1/orders/${klarnaOrderId}`)).data;
+    expect(k).toMatchObject({ status: "CAPTURED", captured_amount: order.total, remaining_authorized_amount: 0 });
+    expect(order.payments[0].data).toMatchObject({ capture_count: 1, captured_amount: order.total });
+  });
+
+  it("a Klarna outage during capture answers 400 with Klarna's message, captures nothing, and a later capture works", async () => {
+    const { completed } = await checkoutWithKlarna(s);
+    const order = completed.body.data;
+    await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/captures", status: 503, times: 3 });
+    const res = await s.admin().post(`/admin/orders/${order.id}/capture`);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/^Klarna did not confirm the capture: Temporarily unavailable/);
+    expect(res.body.message).toMatch(/TEMPORARILY_UNAVAILABLE/);
+    const before = await s.admin().get(`/admin/orders/${order.id}`);
+    // Medusa's own bookkeeping of a failed capture: nothing captured, the order needs action.
+    expect(before.body.order.payment_status).toBe("requires_action");
+    expect(before.body.order.payments[0].captured_at).toBeNull();
+    const klarnaOrderId = before.body.order.payments[0].data.order_id;
+    expect((await s.k.call("GET", `/ordermanagement/v1/orders/${klarnaOrderId}`)).data.captured_amount).toBe(0);
+
+    const again = await s.admin().post(`/admin/orders/${order.id}/capture`);
+    expect(again.status).toBe(200);
+    expect(again.body.order.payment_status).toBe("captured");
+    expect((await s.k.call("GET", `/ordermanagement/v1/orders/${klarnaOrderId}`)).data.captures).toHaveLength(1);
+  });
+
+  it("cancel before capture cancels the Klarna order", async () => {
+    const { completed } = await checkoutWithKlarna(s);
+    const order = completed.body.data;
+    const res = await s.admin().post(`/admin/orders/${order.id}/cancel`);
+    expect(res.status).toBe(200);
+    expect(res.body.order.status).toBe("canceled");
+    const k = (await s.k.call("GET", `/ordermanagement/v1/orders/${order.payments[0].data.order_id}`)).data;
+    expect(k.status).toBe("CANCELLED");
+  });
+
+  it("a refund Klarna refuses reaches the admin as 400 with Klarna's words and codes, never 500", async () => {
+    const { order } = await capturedOrder(s);
+    const res = await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 100, reason: "other" });
+    expect(res.status).toBe(200);
+    // Klarna's side: refund more than captured by refunding again through a second capture-less order
+    await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", status: 403, error_code: "REFUND_NOT_ALLOWED", error_messages: ["Over refund is not allowed. Refund not possible."] });
+    const refused = await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 200, reason: "other" });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(
+      /^Klarna refused the refund: Over refund is not allowed\. Refund not possible\. The amount is more than what is captured and not yet refunded at Klarna:\nKlarna REFUND_NOT_ALLOWED, correlation [0-9a-f-]{36}, HTTP 403$/,
+    );
+    const after = await s.admin().get(`/admin/orders/${order.id}?expand=refunds`);
+    expect(after.body.order.refunds).toHaveLength(1);
+  });
+});
