@@ -237,7 +237,7 @@ function runMigrations({ directory, databaseUrl, useCli = false, env = {} }) {
 }
 
 // -------------------------------------------------------------------- boot --
-async function bootMedusa({ directory, databaseUrl, port = 0, quiet = true, eventPollMs = 100 }) {
+async function bootMedusa({ directory, databaseUrl, port = 0, quiet = true, silent = false, eventPollMs = 100 }) {
   if (databaseUrl) process.env.DATABASE_URL = databaseUrl
   // jest sets NODE_ENV=test: Medusa then loads mocked services/strategies
   // (unless isTest: false), NO core subscribers (subscribers/__mocks__ is not
@@ -253,7 +253,7 @@ async function bootMedusa({ directory, databaseUrl, port = 0, quiet = true, even
   const loaders = require(resolveFrom("@medusajs/medusa/dist/loaders")).default
   const fastEvents = patchEnqueuerSleep(resolveFrom, eventPollMs)
   const app = express()
-  if (quiet) silenceMedusaLogger(resolveFrom)
+  if (quiet || silent) silenceMedusaLogger(resolveFrom, { warnings: silent })
   const t0 = Date.now()
   // Record the knex pools Medusa creates (loaders/pg-connection.js), so a failed
   // boot can close them: they are only reachable through its private container.
@@ -353,9 +353,10 @@ function patchEnqueuerSleep(resolveFrom, pollMs) {
 }
 
 // Medusa's logger (winston + ora spinners) writes to stdout; keep warn/error.
-function silenceMedusaLogger(resolveFrom) {
+function silenceMedusaLogger(resolveFrom, { warnings = false } = {}) {
   try {
     const logger = require(resolveFrom("@medusajs/medusa/dist/loaders/logger")).default
+    if (warnings) logger.warn = () => undefined
     logger.info = () => undefined
     logger.log = () => undefined
     logger.activity = () => undefined
@@ -441,22 +442,22 @@ async function seedStore({
 
   // 5. product with 2 variants (assigned to the default sales channel)
   const { data: p } = await admin.post("/admin/products", {
-    title: "Probe T-Shirt",
-    handle: "probe-t-shirt",
+    title: "Organic Cotton T-Shirt",
+    handle: "organic-cotton-t-shirt",
     status: "published",
     is_giftcard: false,
     discountable: true,
     options: [{ title: "Size" }],
     variants: [
-      { title: "S", sku: "PROBE-S", prices: [{ currency_code: "eur", amount: 2500 }], options: [{ value: "S" }], manage_inventory: false },
-      { title: "L", sku: "PROBE-L", prices: [{ currency_code: "eur", amount: 3000 }], options: [{ value: "L" }], manage_inventory: false },
+      { title: "S", sku: "TEE-ORG-S", prices: [{ currency_code: "eur", amount: 2500 }], options: [{ value: "S" }], manage_inventory: false },
+      { title: "L", sku: "TEE-ORG-L", prices: [{ currency_code: "eur", amount: 3000 }], options: [{ value: "L" }], manage_inventory: false },
     ],
   })
   const product = p.product
 
   // 6. shipping option + return shipping option (medusa-fulfillment-manual ids)
   const { data: so } = await admin.post("/admin/shipping-options", {
-    name: "Standard DE",
+    name: "DHL Standard",
     region_id: region.id,
     provider_id: "manual",
     data: { id: "manual-fulfillment" },
@@ -465,7 +466,7 @@ async function seedStore({
     is_return: false,
   })
   const { data: rso } = await admin.post("/admin/shipping-options", {
-    name: "Return DE",
+    name: "DHL Return label",
     region_id: region.id,
     provider_id: "manual",
     data: { id: "manual-fulfillment-return" },
@@ -480,7 +481,7 @@ async function seedStore({
   //    optional; create one so tests can send it if they want.
   const { data: sc } = await admin.get("/admin/sales-channels")
   const defaultSc = sc.sales_channels[0]
-  const { data: pak } = await admin.post("/admin/publishable-api-keys", { title: "probe" })
+  const { data: pak } = await admin.post("/admin/publishable-api-keys", { title: "storefront" })
   await admin.post(`/admin/publishable-api-keys/${pak.publishable_api_key.id}/sales-channels/batch`, {
     sales_channel_ids: [{ id: defaultSc.id }],
   })

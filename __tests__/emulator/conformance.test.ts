@@ -170,7 +170,7 @@ describe("return-fee rules, each broken alone", () => {
 
   it("refuses when the one capture is not the full order", async () => {
     const orderId = await k.createOrder({ captured: [9999] });
-    expectKlarnaError(await k.call("POST", refunds(orderId), { ...feeBody, refunded_amount: 9499, order_lines: [tshirt({ unit_price: 9999, total_amount: 9999 }), feeBody.order_lines[1]] }), 403, "REFUND_NOT_ALLOWED", /single full capture/);
+    expectKlarnaError(await k.call("POST", refunds(orderId), { ...feeBody, refunded_amount: 9499, order_lines: [tshirt({ unit_price: 9999, total_amount: 9999 }), feeBody.order_lines![1]] }), 403, "REFUND_NOT_ALLOWED", /single full capture/);
   });
 
   it("refuses outside the return-fee markets, allows once the market is listed", async () => {
@@ -189,7 +189,7 @@ describe("return-fee rules, each broken alone", () => {
     const orderId = await k.createOrder({});
     const res = await k.call("POST", refunds(orderId), {
       refunded_amount: 10000,
-      order_lines: [feeBody.order_lines[0], { name: "Return fee", type: "return_fee", quantity: 1, unit_price: 0, total_amount: 0 }],
+      order_lines: [feeBody.order_lines![0], { name: "Return fee", type: "return_fee", quantity: 1, unit_price: 0, total_amount: 0 }],
     });
     expectKlarnaError(res, 400, "BAD_VALUE", /order_lines\[1\]\.total_amount/);
   });

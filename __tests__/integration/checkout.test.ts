@@ -38,8 +38,8 @@ describe("checkout with Klarna", () => {
     expect(body).toMatchObject({ purchase_country: "DE", purchase_currency: "EUR", locale: "en-DE", order_amount: cart.total, merchant_reference1: cart.id });
     expect(sumTotals(body.order_lines)).toBe(cart.total);
     expect(body.order_lines.map((l: any) => [l.type, l.reference, l.quantity, l.tax_rate])).toEqual([
-      ["physical", "PROBE-S", 2, 1900],
-      ["physical", "PROBE-L", 1, 1900],
+      ["physical", "TEE-ORG-S", 2, 1900],
+      ["physical", "TEE-ORG-L", 1, 1900],
       ["shipping_fee", undefined, 1, 1900],
     ]);
     // 2500 net + 19 % = 2975 per unit

@@ -2,7 +2,7 @@ import axios, { AxiosRequestConfig } from "axios";
 import { createEmulator, KlarnaEmulator } from "../../src/emulator";
 import type { EmulatorSettings } from "../../src/emulator";
 import { KlarnaClient, KlarnaClientOptions } from "../../src/klarna/client";
-import type { OrderLine } from "../../src/klarna/types";
+import type { OrderLine, RefundRequest } from "../../src/klarna/types";
 
 export const USERNAME = "merchant-uid";
 export const PASSWORD = "s3cr3t-api-key-DO-NOT-LEAK";
@@ -70,7 +70,7 @@ export function tshirt(overrides: Partial<OrderLine> = {}): OrderLine {
 }
 
 /** Klarna's own sample (seeds/klarna-refund-with-return-fees.txt). */
-export const SEED_REFUND = {
+export const SEED_REFUND: RefundRequest = {
   refunded_amount: 9500,
   reference: "1786c73b-a2be-4d42-a9f7-ff1c4bca5ccc",
   description: "Description of the refund shown to the customer",

@@ -78,8 +78,10 @@ function ok(res: request.Response, what: string): request.Response {
 }
 
 export interface CheckoutOptions {
-  items?: Array<{ variant: number; quantity: number }>;
+  items?: Array<{ variant_id: string; quantity: number }>;
   country?: string;
+  regionId?: string;
+  discountCode?: string;
   authorize?: { approved?: boolean; fraud_status?: "ACCEPTED" | "PENDING" | "REJECTED" };
   /** Runs after the widget's authorisation, before the cart is completed. */
   beforeComplete?: (auth: { authorization_token?: string }) => Promise<void>;
@@ -88,11 +90,14 @@ export interface CheckoutOptions {
 /** A shopper checks out with Klarna through the store API; Klarna's widget is the emulator's authorise call. */
 export async function checkoutWithKlarna(s: TestStore, opts: CheckoutOptions = {}) {
   const st = s.store();
-  const { body: created } = ok(await st.post("/store/carts", { region_id: s.seed.region.id, country_code: opts.country ?? "de" }), "create cart");
+  const { body: created } = ok(await st.post("/store/carts", { region_id: opts.regionId ?? s.seed.region.id, country_code: opts.country ?? "de" }), "create cart");
   const cartId = created.cart.id;
-  for (const item of opts.items ?? [{ variant: 0, quantity: 2 }, { variant: 1, quantity: 1 }]) {
-    ok(await st.post(`/store/carts/${cartId}/line-items`, { variant_id: s.seed.variants[item.variant].id, quantity: item.quantity }), "add item");
-  }
+  const items = opts.items ?? [
+    { variant_id: s.seed.variants[0].id, quantity: 2 },
+    { variant_id: s.seed.variants[1].id, quantity: 1 },
+  ];
+  for (const item of items) ok(await st.post(`/store/carts/${cartId}/line-items`, item), "add item");
+  if (opts.discountCode) ok(await st.post(`/store/carts/${cartId}`, { discounts: [{ code: opts.discountCode }] }), "discount");
   ok(
     await st.post(`/store/carts/${cartId}`, {
       email: "erika@example.com",
@@ -102,6 +107,7 @@ export async function checkoutWithKlarna(s: TestStore, opts: CheckoutOptions = {
   );
   const { body: options } = ok(await st.get(`/store/shipping-options/${cartId}`), "shipping options");
   const option = options.shipping_options.find((o: any) => !o.is_return);
+  if (!option) throw new Error(`no shipping option for cart ${cartId}`);
   ok(await st.post(`/store/carts/${cartId}/shipping-methods`, { option_id: option.id }), "shipping method");
   ok(await st.post(`/store/carts/${cartId}/payment-sessions`), "payment sessions");
   const { body: selected } = ok(await st.post(`/store/carts/${cartId}/payment-session`, { provider_id: "klarna" }), "select klarna");
@@ -147,3 +153,48 @@ export async function klarnaPosts(s: TestStore, pathPart: string) {
 }
 
 export const waitFor = harness.waitFor as <T>(fn: () => Promise<T> | T, opts?: { timeout?: number; interval?: number }) => Promise<T>;
+
+/** A second market outside Klarna's return-fee list: United States, USD, 8 % tax, Klarna enabled. */
+export async function addUsRegion(s: TestStore) {
+  const a = s.admin();
+  ok(await a.post("/admin/store/currencies/usd"), "usd");
+  const { body: r } = ok(
+    await a.post("/admin/regions", { name: "United States", currency_code: "usd", tax_rate: 8, payment_providers: ["klarna", "manual"], fulfillment_providers: ["manual"], countries: ["us"] }),
+    "us region",
+  );
+  const region = r.region;
+  for (const variant of s.seed.variants) {
+    const price = variant.sku.endsWith("-S") ? 2500 : 3000;
+    ok(await a.post(`/admin/products/${s.seed.product.id}/variants/${variant.id}`, { prices: [...variant.prices.map((p: any) => ({ id: p.id, amount: p.amount, currency_code: p.currency_code })), { currency_code: "usd", amount: price }] }), "usd price");
+  }
+  const { body: so } = ok(await a.post("/admin/shipping-options", { name: "UPS Ground", region_id: region.id, provider_id: "manual", data: { id: "manual-fulfillment" }, price_type: "flat_rate", amount: 500, is_return: false }), "us shipping");
+  const { body: rso } = ok(await a.post("/admin/shipping-options", { name: "UPS Return", region_id: region.id, provider_id: "manual", data: { id: "manual-fulfillment-return" }, price_type: "flat_rate", amount: 400, is_return: true }), "us return");
+  return { region, shippingOption: so.shipping_option, returnShippingOption: rso.shipping_option };
+}
+
+/** A book at 7 % VAT (a tax-rate override), for returns mixing tax rates. */
+export async function addReducedRateProduct(s: TestStore) {
+  const a = s.admin();
+  const { body: p } = ok(
+    await a.post("/admin/products", {
+      title: "Field Guide to Birds",
+      status: "published",
+      options: [{ title: "Format" }],
+      variants: [{ title: "Hardcover", sku: "BOOK-BIRDS", prices: [{ currency_code: "eur", amount: 1999 }], options: [{ value: "Hardcover" }], manage_inventory: false }],
+    }),
+    "book",
+  );
+  const { body: t } = ok(await a.post("/admin/tax-rates", { code: "DE7", name: "Reduced rate", region_id: s.seed.region.id, rate: 7 }), "tax rate");
+  ok(await a.post(`/admin/tax-rates/${t.tax_rate.id}/products/batch`, { product_ids: [p.product.id] }), "tax override");
+  return p.product;
+}
+
+export async function addPercentageDiscount(s: TestStore, code: string, percent: number) {
+  const { body } = ok(
+    await s.admin().post("/admin/discounts", { code, rule: { type: "percentage", value: percent, allocation: "total" }, regions: [s.seed.region.id], is_dynamic: false }),
+    "discount",
+  );
+  return body.discount;
+}
+
+export { ok };

@@ -1,6 +1,7 @@
 import { sumTotals, taxOf } from "../klarna/order-lines";
 import type { OrderLine, SessionRequest } from "../klarna/types";
 import { klarnaTaxRate, klarnaUnitAndDiscount, medusaUnitGross } from "./medusa-totals";
+import { lineName } from "./return-reader";
 
 /**
  * A Medusa cart (with totals) as Klarna Payments order lines: items with their tax and discounts,
@@ -14,6 +15,7 @@ export interface CartLike {
   gift_card_total?: number | null;
   items?: Array<{
     title: string;
+    description?: string | null;
     quantity: number;
     unit_price: number;
     total?: number | null;
@@ -44,7 +46,7 @@ export function cartOrderLines(cart: CartLike, amount: number): OrderLine[] {
     const taxRate = klarnaTaxRate(rates);
     const line: OrderLine = {
       type: item.is_giftcard ? "digital" : "physical",
-      name: item.title.slice(0, 255),
+      name: lineName(item.title, item.description).slice(0, 255),
       quantity: item.quantity,
       unit_price: unitPrice,
       tax_rate: taxRate,

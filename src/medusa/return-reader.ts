@@ -27,6 +27,8 @@ export interface ReturnRow {
 export interface LineRow {
   item_id: string;
   title: string;
+  /** Medusa puts the variant's title here ("S", "Blue / M"). */
+  description: string | null;
   sku: string | null;
   unit_price: number;
   ordered_quantity: number;
@@ -41,6 +43,11 @@ export interface ShippingRow {
   price: number;
   includes_tax: boolean;
   tax_rates: number[];
+}
+
+/** What the shopper saw: "Organic Cotton T-Shirt, S". */
+export function lineName(title: string, variant?: string | null): string {
+  return variant && variant !== title ? `${title}, ${variant}` : title;
 }
 
 // `includes_tax` columns exist only where the tax_inclusive_pricing feature's migration ran: read them
@@ -82,7 +89,7 @@ export class StoreReader {
 
   async returnLines(returnId: string): Promise<LineRow[]> {
     return this.db.query<LineRow>(
-      `SELECT ri.item_id, li.title, pv.sku, li.unit_price, li.quantity AS ordered_quantity,
+      `SELECT ri.item_id, li.title, li.description, pv.sku, li.unit_price, li.quantity AS ordered_quantity,
               COALESCE((to_jsonb(li)->>'includes_tax')::boolean, false) AS includes_tax, li.allow_discounts, ri.quantity
          FROM return_item ri
          JOIN line_item li ON li.id = ri.item_id
@@ -123,7 +130,7 @@ export class StoreReader {
 
   async claimLines(claimId: string): Promise<LineRow[]> {
     return this.db.query<LineRow>(
-      `SELECT ci.item_id, li.title, pv.sku, li.unit_price, li.quantity AS ordered_quantity,
+      `SELECT ci.item_id, li.title, li.description, pv.sku, li.unit_price, li.quantity AS ordered_quantity,
               COALESCE((to_jsonb(li)->>'includes_tax')::boolean, false) AS includes_tax, li.allow_discounts, ci.quantity
          FROM claim_item ci
          JOIN line_item li ON li.id = ci.item_id
@@ -200,7 +207,7 @@ export class StoreReader {
       const value = medusaLineRefund(spec);
       const { unitPrice, discount } = klarnaUnitAndDiscount(value, quantity, medusaUnitGross(spec));
       return {
-        name: l.title,
+        name: lineName(l.title, l.description),
         reference: l.sku ?? undefined,
         quantity,
         unitPrice,
