@@ -2,8 +2,11 @@ import type { MedusaRequest, MedusaResponse } from "@medusajs/medusa";
 import { finishScope, runWithRefundContext } from "../../../../../../medusa/refund-context";
 import type KlarnaPaymentProcessor from "../../../../../../services/klarna";
 
-/** An error Medusa's error handler answers by its `type` (not_allowed → 400, conflict → 409). */
-function httpError(type: "not_allowed" | "conflict", message: string): Error {
+/**
+ * An error Medusa's error handler answers by its `type`, keeping the message: not_allowed → 400,
+ * duplicate_error → 422 (its "conflict" type would replace the message with a generic one).
+ */
+function httpError(type: "not_allowed" | "duplicate_error", message: string): Error {
   return Object.assign(new Error(message), { type });
 }
 
@@ -35,7 +38,7 @@ export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<voi
   }
   if (waiver.waived) {
     throw httpError(
-      "conflict",
+      "duplicate_error",
       `The return fee of return ${returnId} was already given back (Klarna refund ${waiver.waived.klarna_refund_id}).`,
     );
   }
