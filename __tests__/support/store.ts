@@ -24,7 +24,9 @@ export interface TestStore {
   stop(): Promise<void>;
 }
 
-export async function startStore(opts: { pluginOptions?: Record<string, unknown>; emulator?: RunningEmulator } = {}): Promise<TestStore> {
+export async function startStore(
+  opts: { pluginOptions?: Record<string, unknown>; emulator?: RunningEmulator; env?: Record<string, string> } = {},
+): Promise<TestStore> {
   const k = opts.emulator ?? (await startEmulator());
   const pg = await harness.startPostgres();
   const env = {
@@ -33,6 +35,7 @@ export async function startStore(opts: { pluginOptions?: Record<string, unknown>
     KLARNA_PASSWORD: PASSWORD,
     KLARNA_TIMEOUT_MS: "2000",
     KLARNA_PLUGIN_OPTIONS: JSON.stringify({ retry_base_delay_ms: 20, ...(opts.pluginOptions ?? {}) }),
+    ...(opts.env ?? {}),
   };
   Object.assign(process.env, env);
   let medusa: any;
