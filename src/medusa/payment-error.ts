@@ -23,7 +23,7 @@ export type PaymentAction = "payment session" | "order" | "capture" | "refund" |
 
 function hint(e: KlarnaApiError, action: PaymentAction): string {
   if (e.outcomeUnknown && action === "refund") {
-    return " Klarna did not confirm the refund. It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once.";
+    return " It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once.";
   }
   if (e.outcomeUnknown) return " Klarna did not answer in time or is unavailable; try again in a moment.";
   switch (e.error_code) {
