@@ -216,7 +216,7 @@ describe("Klarna refusing", () => {
     expect(res.status).toBe(400);
     expect(res.body.type).toBe("invalid_data");
     expect(res.body.message).toMatch(
-      new RegExp(`^Klarna refused the refund: Order ${klarnaOrderId} cannot be found The Klarna order does not exist for these credentials \\(wrong region or environment\\?\\):\\nKlarna NO_SUCH_ORDER, correlation [0-9a-f-]{36}, HTTP 404$`),
+      new RegExp(`^Klarna refused the refund: Order ${klarnaOrderId} cannot be found\\. The Klarna order does not exist for these credentials \\(wrong region or environment\\?\\):\\nKlarna NO_SUCH_ORDER, correlation [0-9a-f-]{36}, HTTP 404$`),
     );
     const { body } = await s.admin().get(`/admin/orders/${order.id}?expand=refunds,returns`);
     expect(body.order.refunds).toEqual([]);

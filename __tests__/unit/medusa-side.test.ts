@@ -41,7 +41,7 @@ describe("the one error mapper: what the admin reads", () => {
     [
       "a rate limit",
       klarna({ status: 429, error_code: "TOO_MANY_REQUESTS", error_messages: ["Too many requests"], retry_after_s: 30 }),
-      "Klarna did not confirm the refund: Too many requests It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once",
+      "Klarna did not confirm the refund: Too many requests. It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once",
       "Klarna TOO_MANY_REQUESTS, HTTP 429",
     ],
   ])("%s", (_what, err, error, detail) => {

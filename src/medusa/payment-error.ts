@@ -55,7 +55,7 @@ export function paymentError(action: PaymentAction, err: unknown, secrets: strin
     const refs = [err.error_code, err.correlation_id ? `correlation ${err.correlation_id}` : undefined].filter(Boolean).join(", ");
     const lead = err.outcomeUnknown ? `Klarna did not confirm the ${action}` : `Klarna refused the ${action}`;
     out = {
-      error: sentence(`${lead}: ${what}${hint(err, action)}`),
+      error: sentence(`${lead}: ${/[.!?]$/.test(what) ? what : what + "."}${hint(err, action)}`),
       code: err.error_code,
       detail: `Klarna ${refs}${err.status ? `, HTTP ${err.status}` : ""}${err.attempts && err.attempts > 1 ? `, ${err.attempts} attempts` : ""}`,
     };
