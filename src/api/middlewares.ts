@@ -73,14 +73,26 @@ function refundContextMiddleware(route: (typeof ROUTES)[number]) {
         if (context.kind === "capture") surfaceCaptureFailure(res, () => scope.failures);
         next();
       });
+      // The scope ends (its ledger locks are released) when Medusa's handler answers: by then its
+      // transaction has committed or rolled back. Hooking res.end rather than the socket's "close"
+      // matters when the admin's browser gives up early: the handler is still running then.
       let done = false;
       const finish = () => {
         if (done) return;
         done = true;
+        clearTimeout(safety);
         void finishScope(scope);
       };
+      const end = res.end.bind(res) as (...a: unknown[]) => Response;
+      res.end = ((...a: unknown[]) => {
+        const out = end(...a);
+        finish();
+        return out;
+      }) as typeof res.end;
       res.once("finish", finish);
-      res.once("close", finish);
+      // A handler that never answers must not hold a lock forever.
+      const safety = setTimeout(finish, 10 * 60_000);
+      safety.unref();
     });
   };
 }

@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+// npm run bench — what the plugin costs on the admin's hot path, measured on a real store.
+//   --quick   a smaller run (same fields) in under a minute
+//   --json    one JSON object as the last line
+// Prints numbers; asserts nothing.
+"use strict"
+process.env.MEDUSA_DISABLE_TELEMETRY = "true"
+process.noDeprecation = true
+
+const path = require("path")
+const os = require("os")
+const h = require("./harness")
+const flows = require("./store-flows")
+const { startEmulatorProcess } = require("./emulator-process")
+
+const args = new Set(process.argv.slice(2))
+const QUICK = args.has("--quick")
+const JSON_OUT = args.has("--json")
+for (const a of args) if (!["--quick", "--json"].includes(a)) {
+  console.error(`bench: unknown option ${a} (use --quick, --json)`)
+  process.exit(2)
+}
+if (typeof global.gc !== "function") {
+  console.error("bench: run with node --expose-gc (npm run bench does)")
+  process.exit(2)
+}
+
+const ROOT = path.resolve(__dirname, "..")
+const { planRefund } = require("../dist/klarna/refund-plan")
+const { runWithRefundContext, finishScope } = require("../dist/medusa/refund-context")
+
+const N_RECEIVES = QUICK ? 40 : 200
+const N_HEAP = QUICK ? 500 : 5000
+const N_CONCURRENT = 20
+const USERNAME = "bench-merchant"
+const PASSWORD = "bench-api-key-" + Math.random().toString(36).slice(2)
+
+// Medusa's HTTP access log is noise for a benchmark.
+const write = process.stdout.write.bind(process.stdout)
+process.stdout.write = (chunk, ...rest) => (/^127\.0\.0\.1 - - \[/.test(String(chunk)) ? true : write(chunk, ...rest))
+
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]
+}
+const median = (xs) => quantile(xs, 0.5)
+const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d
+const log = (...a) => console.error(...a) // progress to stderr, results to stdout
+
+function planInput(lines) {
+  const items = Array.from({ length: lines }, (_, i) => ({
+    name: `Item ${i}`,
+    reference: `SKU-${i}`,
+    quantity: 1 + (i % 3),
+    unitPrice: 1000 + ((i * 37) % 5000),
+    taxRate: i % 4 ? 1900 : 700,
+    discount: i % 5 ? 0 : 100,
+  }))
+  const value = items.reduce((s, i) => s + i.quantity * i.unitPrice - i.discount, 0)
+  return { refundAmount: value - 357, currency: "EUR", purchaseCountry: "DE", captureCount: 1, items, returnShipping: { name: "Return label", amount: 357, taxRate: 1900 } }
+}
+
+function benchPlan() {
+  const out = {}
+  for (const lines of [1, 10, 100, 1000]) {
+    const input = planInput(lines)
+    const runs = lines === 1000 ? 200 : 2000
+    for (let i = 0; i < 50; i++) planRefund(input) // warm up
+    const times = []
+    for (let i = 0; i < runs; i++) {
+      const t = process.hrtime.bigint()
+      planRefund(input)
+      times.push(Number(process.hrtime.bigint() - t) / 1e6)
+    }
+    out[lines] = round(median(times), 4)
+  }
+  return out
+}
+
+async function main() {
+  const started = Date.now()
+  const stops = []
+  try {
+    log(`bench: ${QUICK ? "quick" : "full"} run — ${N_RECEIVES} receives per provider, ${N_HEAP} refunds for the heap, ${N_CONCURRENT} concurrent receives`)
+    const emulator = await startEmulatorProcess({ username: USERNAME, password: PASSWORD, settings: { journal_limit: 1000000 } })
+    stops.push(() => emulator.stop())
+    const pg = await h.startPostgres()
+    stops.push(() => pg.stop())
+    const directory = path.join(ROOT, "store")
+    const env = { KLARNA_BASE_URL: emulator.url, KLARNA_USERNAME: USERNAME, KLARNA_PASSWORD: PASSWORD }
+    Object.assign(process.env, env)
+    await h.runMigrations({ directory, databaseUrl: pg.url, env })
+    const medusa = await h.bootMedusa({ directory, databaseUrl: pg.url, silent: true })
+    stops.push(() => medusa.close())
+    const seed = await h.seedStore({ container: medusa.container, url: medusa.url, paymentProviders: ["klarna", "manual"] })
+    const ctx = { url: medusa.url, seed, emulatorUrl: emulator.url }
+
+    // Orders with requested returns, half paid with Klarna, half with Medusa's manual provider.
+    log("bench: preparing orders and returns…")
+    const kinds = []
+    for (let i = 0; i < N_RECEIVES; i++) kinds.push("klarna", "manual")
+    for (let i = 0; i < N_CONCURRENT; i++) kinds.push("klarna-concurrent")
+    const prepared = await flows.pool(kinds, 4, (kind) =>
+      flows.capturedOrderWithReturn({ ...ctx, provider: kind === "manual" ? "manual" : "klarna" }).then((r) => ({ ...r, kind })),
+    )
+    const klarnaReturns = prepared.filter((r) => r.kind === "klarna")
+    const manualReturns = prepared.filter((r) => r.kind === "manual")
+    const concurrentReturns = prepared.filter((r) => r.kind === "klarna-concurrent")
+
+    // 1. Receive latency, interleaved so both providers see the same store and the same load.
+    log("bench: receiving returns…")
+    await emulator.control("DELETE", "/journal")
+    const admin = { url: medusa.url, token: seed.token }
+    const msKlarna = []
+    const msManual = []
+    const failures = []
+    for (let i = 0; i < N_RECEIVES; i++) {
+      const a = await flows.receiveReturn(admin, klarnaReturns[i])
+      const b = await flows.receiveReturn(admin, manualReturns[i])
+      if (a.status !== 200) failures.push(`klarna ${a.status} ${JSON.stringify(a.body).slice(0, 200)}`)
+      if (b.status !== 200) failures.push(`manual ${b.status} ${JSON.stringify(b.body).slice(0, 200)}`)
+      msKlarna.push(a.ms)
+      msManual.push(b.ms)
+    }
+    const { entries } = await emulator.control("GET", "/journal")
+    const klarnaCallsPerRefund = entries.length / N_RECEIVES
+
+    // 2. Concurrent receives, watching PostgreSQL for sessions waiting on a lock.
+    log("bench: concurrent receives…")
+    const manager = medusa.container.resolve("manager")
+    let lockSamples = 0
+    let maxLockWaiters = 0
+    let sampling = true
+    const sampler = (async () => {
+      while (sampling) {
+        const [row] = await manager.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)
+        if (row.n > 0) lockSamples++
+        maxLockWaiters = Math.max(maxLockWaiters, row.n)
+        await new Promise((r) => setTimeout(r, 5))
+      }
+    })()
+    const t0 = process.hrtime.bigint()
+    const burst = await Promise.all(concurrentReturns.map((r) => flows.receiveReturn(admin, r)))
+    const burstS = Number(process.hrtime.bigint() - t0) / 1e9
+    sampling = false
+    await sampler
+    const burstErrors = burst.filter((r) => r.status !== 200).map((r) => `${r.status} ${JSON.stringify(r.body).slice(0, 200)}`)
+
+    // 3. Heap across many refunds in this process (Medusa + plugin; the emulator runs in its own process).
+    log(`bench: ${N_HEAP} refunds for the heap…`)
+    const orderService = medusa.container.resolve("orderService")
+    const heapOrder = klarnaReturns[0].orderId // captured 10115; each refund is 1 cent
+    const refundOnce = async () => {
+      const { scope, result } = runWithRefundContext({ kind: "order_refund", order_id: heapOrder }, () =>
+        orderService.createRefund(heapOrder, 1, "other", "bench"),
+      )
+      try {
+        await result
+      } finally {
+        await finishScope(scope)
+      }
+    }
+    for (let i = 0; i < 200; i++) await refundOnce()
+    global.gc()
+    const heapBefore = process.memoryUsage().heapUsed
+    const tHeap = Date.now()
+    for (let i = 0; i < N_HEAP; i++) await refundOnce()
+    const refundsPerS = N_HEAP / ((Date.now() - tHeap) / 1000)
+    global.gc()
+    const heapAfter = process.memoryUsage().heapUsed
+
+    // 4. The planner alone.
+    const planMs = benchPlan()
+
+    const result = {
+      quick: QUICK,
+      machine: `${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
+      receives_per_provider: N_RECEIVES,
+      klarna_calls_per_refund: round(klarnaCallsPerRefund, 2),
+      receive_p50_ms_klarna: round(median(msKlarna), 1),
+      receive_p50_ms_system: round(median(msManual), 1),
+      receive_ratio_p50: round(median(msKlarna) / median(msManual), 3),
+      receive_p95_ms_klarna: round(quantile(msKlarna, 0.95), 1),
+      receive_p95_ms_system: round(quantile(msManual, 0.95), 1),
+      receive_ratio_p95: round(quantile(msKlarna, 0.95) / quantile(msManual, 0.95), 3),
+      receive_failures: failures.length,
+      plan_ms: planMs,
+      heap_refunds: N_HEAP,
+      heap_growth_mb: round((heapAfter - heapBefore) / 2 ** 20, 2),
+      refunds_per_s_sequential: round(refundsPerS, 1),
+      concurrent_receives: N_CONCURRENT,
+      concurrent_receives_per_s: round(N_CONCURRENT / burstS, 1),
+      concurrent_errors: burstErrors.length,
+      concurrent_lock_wait_samples: lockSamples,
+      concurrent_max_lock_waiters: maxLockWaiters,
+      seconds: round((Date.now() - started) / 1000, 1),
+    }
+    for (const f of [...failures, ...burstErrors].slice(0, 5)) log(`bench: failure: ${f}`)
+    const rows = [
+      ["Klarna HTTP calls per return refund", result.klarna_calls_per_refund, "target 1.00"],
+      ["receive p50, Klarna / manual provider (ms)", `${result.receive_p50_ms_klarna} / ${result.receive_p50_ms_system}`, `ratio ${result.receive_ratio_p50} (target ≤ 1.10)`],
+      ["receive p95, Klarna / manual provider (ms)", `${result.receive_p95_ms_klarna} / ${result.receive_p95_ms_system}`, `ratio ${result.receive_ratio_p95}`],
+      ["planRefund, 1 / 10 / 100 / 1000 lines (ms, median)", `${planMs[1]} / ${planMs[10]} / ${planMs[100]} / ${planMs[1000]}`, "target 1000 lines < 5 ms"],
+      [`heap growth over ${N_HEAP} refunds (MB)`, result.heap_growth_mb, `target < 10 MB; ${result.refunds_per_s_sequential} refunds/s`],
+      [`${N_CONCURRENT} receives at once (receives/s)`, result.concurrent_receives_per_s, `${result.concurrent_errors} errors, ${result.concurrent_lock_wait_samples} samples with lock waits (max ${result.concurrent_max_lock_waiters})`],
+    ]
+    console.log(`\nmedusa-plugin-klarna benchmark (${QUICK ? "quick" : "full"}), ${result.machine}`)
+    for (const [what, value, note] of rows) console.log(`  ${what.padEnd(52)} ${String(value).padEnd(22)} ${note}`)
+    console.log(`  (${result.receive_failures} failed receives; ${result.seconds} s in all)`)
+    if (JSON_OUT) console.log(JSON.stringify(result))
+  } finally {
+    while (stops.length) await stops.pop()().catch(() => {})
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`bench failed: ${err && err.stack ? err.stack : err}`)
+    process.exit(1)
+  },
+)
