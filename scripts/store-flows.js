@@ -45,7 +45,7 @@ async function capturedOrderWithReturn({ url, seed, provider, emulatorUrl }) {
   await store.post(`/store/carts/${cartId}/line-items`, { variant_id: small.id, quantity: 2 }, pk)
   await store.post(`/store/carts/${cartId}/line-items`, { variant_id: large.id, quantity: 1 }, pk)
   await store.post(`/store/carts/${cartId}`, {
-    email: "shopper@example.com",
+    email: `shopper+${cartId.slice(-10).toLowerCase()}@example.com`, // one customer per order: parallel checkouts race on a shared one
     shipping_address: { first_name: "Erika", last_name: "Mustermann", address_1: "Unter den Linden 1", city: "Berlin", postal_code: "10117", country_code: "de" },
   }, pk)
   ;({ data } = await store.get(`/store/shipping-options/${cartId}`, pk))

@@ -189,3 +189,14 @@ it("a refund started by code (no admin request) finds its return by amount and s
   expect((await klarnaOrder(klarnaOrderId)).refunded_amount).toBe(2618);
   expect((await medusaRefunds(order.id)).map((r: any) => r.amount)).toEqual([2618]);
 });
+
+it("twenty different returns received at once all succeed: the plugin never holds a connection while it waits", async () => {
+  // Regression: with the ledger lock held on a pooled connection until the request ended, 20 concurrent
+  // receives deadlocked (plugin connections held by requests waiting for Medusa's pool, which requests
+  // waiting for plugin connections held).
+  const prepared = [];
+  for (let i = 0; i < 20; i++) prepared.push(await returnOfOneTee());
+  const results = await Promise.all(prepared.map((p) => receive(s, p.ret.id, p.items)));
+  expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+  for (const p of prepared) expect((await klarnaOrder(p.klarnaOrderId)).refunds).toHaveLength(1);
+}, 120_000);

@@ -1,4 +1,3 @@
-import type { QueryRunner } from "typeorm";
 import { v4 as uuidv4 } from "uuid";
 import { KlarnaRefund, KlarnaRefundStatus, RefundKind } from "../models/klarna-refund";
 import { PluginDatabase } from "./plugin-db";
@@ -15,77 +14,77 @@ export interface LedgerIntent {
 
 /**
  * The refund ledger (table `klarna_refund`): one row per refund intent, keyed by (Klarna order,
- * intent), holding the idempotency key. Every write commits at once on the plugin's own connection,
- * before and after the Klarna call, so the key survives a rollback of the Medusa request.
+ * intent), holding the idempotency key. Every write is a single statement on the plugin's own pool,
+ * committed at once, before and after the Klarna call, so the key survives a rollback of the Medusa
+ * request.
  *
- * Concurrency: attempts for one intent are serialised by a Postgres advisory lock held on a dedicated
- * connection (released when the HTTP request that asked for the refund is over, or when the connection
- * ends), so two admins or two server instances cannot both send it.
+ * Concurrency: an attempt claims the row (`claimed_by`, `claimed_until`) and keeps the claim until the
+ * HTTP request that asked for the refund is over, so two admins or two server instances cannot both
+ * send it, and the second sees the first's final outcome. A claim is a lease held in the row, not a
+ * held connection: holding a connection while waiting for Medusa to finish its request deadlocked
+ * under 20 concurrent receives (the requests holding connections needed Medusa's pool, which the
+ * requests waiting for connections held). A crashed holder's claim expires with its lease.
  */
 export class RefundLedger {
   constructor(private readonly db: PluginDatabase) {}
 
-  private repo(runner: QueryRunner) {
-    return runner.manager.getRepository(KlarnaRefund);
-  }
-
-  /** Takes the intent's lock on this connection; waits while another attempt holds it. */
-  async lock(runner: QueryRunner, intent: LedgerIntent): Promise<void> {
-    await runner.query(`SELECT pg_advisory_lock(hashtext($1))`, [lockName(intent)]);
-  }
-
-  async unlock(runner: QueryRunner, intent: LedgerIntent): Promise<void> {
-    await runner.query(`SELECT pg_advisory_unlock(hashtext($1))`, [lockName(intent)]);
+  private async rows(sql: string, params: unknown[]): Promise<KlarnaRefund[]> {
+    const ds = await this.db.dataSource();
+    const raw: Record<string, unknown>[] = await ds.query(sql, params);
+    // UPDATE … RETURNING answers [rows, count] through TypeORM's postgres driver.
+    const list = Array.isArray(raw[0]) ? (raw[0] as Record<string, unknown>[]) : raw;
+    return list.map((r) => ds.getRepository(KlarnaRefund).create(r as Partial<KlarnaRefund>));
   }
 
   /** The intent's row, created (committed) with a fresh key when it does not exist yet. */
-  async ensure(runner: QueryRunner, intent: LedgerIntent, amount: number): Promise<KlarnaRefund> {
-    await this.repo(runner)
-      .createQueryBuilder()
-      .insert()
-      .into(KlarnaRefund)
-      .values({
-        id: uuidv4(),
-        ...intent,
-        idempotency_key: uuidv4(),
-        amount,
-        status: "pending",
-        attempts: 0,
-        request: null,
-        klarna_refund_id: null,
-        correlation_id: null,
-        error: null,
-        notes: null,
-        key_first_sent_at: null,
-      })
-      .orIgnore()
-      .execute();
-    return this.repo(runner).findOneByOrFail({ klarna_order_id: intent.klarna_order_id, intent: intent.intent });
+  async ensure(intent: LedgerIntent, amount: number): Promise<KlarnaRefund> {
+    const inserted = await this.rows(
+      `INSERT INTO klarna_refund (id, klarna_order_id, intent, kind, resource_id, order_id, source, currency_code, idempotency_key, amount, status, attempts)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0)
+       ON CONFLICT (klarna_order_id, intent) DO NOTHING
+       RETURNING *`,
+      [uuidv4(), intent.klarna_order_id, intent.intent, intent.kind, intent.resource_id, intent.order_id, intent.source, intent.currency_code, uuidv4(), amount],
+    );
+    if (inserted[0]) return inserted[0];
+    const [row] = await this.rows(`SELECT * FROM klarna_refund WHERE klarna_order_id = $1 AND intent = $2`, [intent.klarna_order_id, intent.intent]);
+    return row;
   }
 
-  async update(runner: QueryRunner, id: string, patch: Partial<KlarnaRefund>): Promise<KlarnaRefund> {
-    await this.repo(runner).update({ id }, patch as never);
-    return this.repo(runner).findOneByOrFail({ id });
+  /** Claims the row for `leaseMs`; undefined while another attempt holds an unexpired claim. */
+  async claim(id: string, token: string, leaseMs: number): Promise<KlarnaRefund | undefined> {
+    const [row] = await this.rows(
+      `UPDATE klarna_refund
+          SET claimed_by = $2, claimed_until = now() + ($3::int * interval '1 millisecond')
+        WHERE id = $1 AND (claimed_by IS NULL OR claimed_until < now())
+        RETURNING *`,
+      [id, token, leaseMs],
+    );
+    return row;
+  }
+
+  async release(id: string, token: string): Promise<void> {
+    await this.rows(`UPDATE klarna_refund SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2 RETURNING id`, [id, token]);
+  }
+
+  async update(id: string, patch: Partial<KlarnaRefund>): Promise<KlarnaRefund> {
+    const keys = Object.keys(patch) as Array<keyof KlarnaRefund>;
+    const sets = keys.map((k, i) => `"${String(k)}" = $${i + 2}`);
+    const values = keys.map((k) => {
+      const v = patch[k];
+      return v !== null && typeof v === "object" && !(v instanceof Date) ? JSON.stringify(v) : v;
+    });
+    const [row] = await this.rows(`UPDATE klarna_refund SET ${[...sets, "updated_at = now()"].join(", ")} WHERE id = $1 RETURNING *`, [id, ...values]);
+    return row;
   }
 
   async find(klarnaOrderId: string, intent: string): Promise<KlarnaRefund | null> {
-    const ds = await this.db.dataSource();
-    return ds.getRepository(KlarnaRefund).findOneBy({ klarna_order_id: klarnaOrderId, intent });
+    const [row] = await this.rows(`SELECT * FROM klarna_refund WHERE klarna_order_id = $1 AND intent = $2`, [klarnaOrderId, intent]);
+    return row ?? null;
   }
 
   async listForResource(resourceId: string): Promise<KlarnaRefund[]> {
-    const ds = await this.db.dataSource();
-    return ds.getRepository(KlarnaRefund).find({ where: { resource_id: resourceId }, order: { created_at: "ASC" } });
+    return this.rows(`SELECT * FROM klarna_refund WHERE resource_id = $1 ORDER BY created_at`, [resourceId]);
   }
-
-  async listForOrder(klarnaOrderId: string): Promise<KlarnaRefund[]> {
-    const ds = await this.db.dataSource();
-    return ds.getRepository(KlarnaRefund).find({ where: { klarna_order_id: klarnaOrderId }, order: { created_at: "ASC" } });
-  }
-}
-
-function lockName(intent: LedgerIntent): string {
-  return `klarna_refund:${intent.klarna_order_id}:${intent.intent}`;
 }
 
 export type { KlarnaRefund, KlarnaRefundStatus };

@@ -1,4 +1,4 @@
-import { DataSource, QueryRunner } from "typeorm";
+import { DataSource } from "typeorm";
 import { KlarnaRefund } from "../models/klarna-refund";
 
 /**
@@ -8,7 +8,8 @@ import { KlarnaRefund } from "../models/klarna-refund";
  * connection of Medusa's pool. Reading or writing through Medusa's root manager then needs a second
  * connection from the same pool; with as many concurrent receives as the pool has connections, every
  * request waits for a connection that only another waiting request can free. Our own pool breaks that
- * cycle, and rows written through it commit at once, outliving a rollback of the request.
+ * cycle, and rows written through it commit at once, outliving a rollback of the request. The plugin
+ * never holds one of its connections while it waits for anything else (see ledger.ts).
  */
 const pools = new Map<string, PluginDatabase>();
 
@@ -59,26 +60,6 @@ export class PluginDatabase {
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     const ds = await this.dataSource();
     return ds.query(sql, params);
-  }
-
-  /** Runs fn on one dedicated connection (session-level advisory locks live on it). */
-  async withConnection<T>(fn: (runner: QueryRunner) => Promise<T>): Promise<T> {
-    const ds = await this.dataSource();
-    const runner = ds.createQueryRunner();
-    await runner.connect();
-    try {
-      return await fn(runner);
-    } finally {
-      await runner.release();
-    }
-  }
-
-  /** A dedicated connection the caller releases later (e.g. when the HTTP request is over). */
-  async connection(): Promise<QueryRunner> {
-    const ds = await this.dataSource();
-    const runner = ds.createQueryRunner();
-    await runner.connect();
-    return runner;
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,3 @@
-import type { QueryRunner } from "typeorm";
 import { v4 as uuidv4 } from "uuid";
 import type { KlarnaClient } from "../klarna/client";
 import { KlarnaApiError } from "../klarna/errors";
@@ -14,6 +13,10 @@ import { OrderRow, StoreReader } from "./return-reader";
 
 /** Klarna forgets an idempotency key after 24 hours; past this age a retry first looks at the order. */
 const KEY_SAFE_AGE_MS = 23 * 3600_000;
+/** How long a claim on a ledger row lasts if its holder dies without releasing it. */
+const CLAIM_LEASE_MS = 120_000;
+/** How long an attempt waits for another attempt of the same refund before giving up with a clear answer. */
+const CLAIM_WAIT_MS = 30_000;
 
 /** What the processor keeps in Medusa's payment data about the Klarna order. */
 export interface KlarnaPaymentData {
@@ -26,7 +29,7 @@ export interface KlarnaPaymentData {
   [key: string]: unknown;
 }
 
-export type RefundConflictCode = "ALREADY_REFUNDED" | "AMOUNT_MISMATCH" | "NO_KLARNA_ORDER" | "UNKNOWN_RETURN" | "NOTHING_TO_WAIVE";
+export type RefundConflictCode = "ALREADY_REFUNDED" | "AMOUNT_MISMATCH" | "NO_KLARNA_ORDER" | "UNKNOWN_RETURN" | "NOTHING_TO_WAIVE" | "IN_PROGRESS";
 
 /** A refund the plugin will not send, with the reason an admin can act on. */
 export class RefundConflictError extends Error {
@@ -88,43 +91,46 @@ export class KlarnaRefunds {
     }
     const scope = currentRefundScope();
     const intent = await this.resolve(klarnaOrderId, data, amount, scope?.context);
-    const runner = await this.lockFor(intent, scope);
+    const { row, token } = await this.claim(intent, scope);
     try {
-      const outcome = await this.underLock(runner, intent, data, scope);
+      const outcome = await this.underClaim(row, intent, data, scope);
       scope?.refunds.push({ intent: intent.intent, klarna_refund_id: outcome.row.klarna_refund_id ?? undefined, idempotency_key: outcome.row.idempotency_key });
       return outcome;
     } finally {
-      if (!scope) await this.release(runner, intent);
+      if (!scope) await this.ledger.release(row.id, token);
     }
   }
 
   /**
-   * The intent's advisory lock on a dedicated connection. Inside an admin request it is held until the
-   * request is over, i.e. until Medusa's transaction has committed or rolled back: a concurrent
-   * attempt then sees the final state, never a half-done one.
+   * Claims the intent's ledger row. Inside an admin request the claim is kept until the request is
+   * over, i.e. until Medusa's transaction has committed or rolled back: a concurrent attempt then sees
+   * the final state, never a half-done one. It waits without holding a connection.
    */
-  private async lockFor(intent: ResolvedIntent, scope?: RequestScope): Promise<QueryRunner> {
-    const runner = await this.deps.db.connection();
-    try {
-      await this.ledger.lock(runner, intent);
-    } catch (err) {
-      await runner.release();
-      throw err;
+  private async claim(intent: ResolvedIntent, scope?: RequestScope): Promise<{ row: KlarnaRefund; token: string }> {
+    const token = uuidv4();
+    const first = await this.ledger.ensure(intent, intent.amount);
+    const until = Date.now() + CLAIM_WAIT_MS;
+    let delay = 25;
+    for (;;) {
+      const row = await this.ledger.claim(first.id, token, CLAIM_LEASE_MS);
+      if (row) {
+        if (scope) scope.onFinish.push(() => this.ledger.release(row.id, token));
+        return { row, token };
+      }
+      if (Date.now() > until) {
+        throw new RefundConflictError(
+          "IN_PROGRESS",
+          `Another request is refunding ${intent.label} at Klarna right now. Nothing was sent; try again in a minute.`,
+          { ledger_id: first.id },
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(250, delay * 2);
     }
-    if (scope) scope.onFinish.push(() => this.release(runner, intent));
-    return runner;
   }
 
-  private async release(runner: QueryRunner, intent: LedgerIntent): Promise<void> {
-    try {
-      await this.ledger.unlock(runner, intent);
-    } finally {
-      await runner.release();
-    }
-  }
-
-  private async underLock(runner: QueryRunner, intent: ResolvedIntent, data: KlarnaPaymentData, scope?: RequestScope): Promise<RefundOutcome> {
-    let row = await this.ledger.ensure(runner, intent, intent.amount);
+  private async underClaim(claimed: KlarnaRefund, intent: ResolvedIntent, data: KlarnaPaymentData, scope?: RequestScope): Promise<RefundOutcome> {
+    let row = claimed;
 
     if (row.status === "succeeded") return this.settled(row, intent, scope);
 
@@ -135,14 +141,14 @@ export class KlarnaRefunds {
         // Sending the old key again would replay (or, past 24 h, repeat) the old request: find out first.
         const found = await this.findAtKlarna(intent.klarna_order_id, row);
         if (found) {
-          row = await this.ledger.update(runner, row.id, {
+          row = await this.ledger.update(row.id, {
             status: "succeeded",
             klarna_refund_id: found,
             notes: [...(row.notes ?? []), `Confirmed by reading the Klarna order: refund ${found} was made by an earlier attempt.`],
           });
           return this.settled(row, intent, scope);
         }
-        row = await this.ledger.update(runner, row.id, {
+        row = await this.ledger.update(row.id, {
           idempotency_key: uuidv4(),
           key_first_sent_at: null,
           notes: [...(row.notes ?? []), "The earlier attempt is not on the Klarna order; a new idempotency key is used."],
@@ -151,7 +157,7 @@ export class KlarnaRefunds {
     } else if (row.status === "failed") {
       // Klarna refused the earlier request outright, so it made no refund: a new key is safe (and needed
       // where Klarna replays refusals for a key).
-      row = await this.ledger.update(runner, row.id, { idempotency_key: uuidv4(), key_first_sent_at: null });
+      row = await this.ledger.update(row.id, { idempotency_key: uuidv4(), key_first_sent_at: null });
     }
 
     let planContext: PlanContext = {
@@ -163,20 +169,20 @@ export class KlarnaRefunds {
       const order = await this.deps.client.getOrder(intent.klarna_order_id);
       planContext = { ...planContext, purchaseCountry: order.purchase_country, captureCount: order.captures.length };
     }
-    return this.send(runner, row, intent, planContext);
+    return this.send(row, intent, planContext);
   }
 
-  private async send(runner: QueryRunner, row: KlarnaRefund, intent: ResolvedIntent, planContext: PlanContext, notes: string[] = []): Promise<RefundOutcome> {
+  private async send(row: KlarnaRefund, intent: ResolvedIntent, planContext: PlanContext, notes: string[] = []): Promise<RefundOutcome> {
     let request: RefundRequest;
     try {
       request = intent.plan(planContext);
     } catch (err) {
       if (err instanceof RefundPlanError) {
-        await this.ledger.update(runner, row.id, { status: "failed", error: { code: err.code, field: err.field, message: err.message } });
+        await this.ledger.update(row.id, { status: "failed", error: { code: err.code, field: err.field, message: err.message } });
       }
       throw err;
     }
-    row = await this.ledger.update(runner, row.id, {
+    row = await this.ledger.update(row.id, {
       request: request as unknown as Record<string, unknown>,
       amount: intent.amount,
       status: "pending",
@@ -187,17 +193,17 @@ export class KlarnaRefunds {
     });
     try {
       const created = await this.deps.client.refundOrder(intent.klarna_order_id, request, { idempotencyKey: row.idempotency_key });
-      row = await this.ledger.update(runner, row.id, { status: "succeeded", klarna_refund_id: created.refundId, correlation_id: null });
+      row = await this.ledger.update(row.id, { status: "succeeded", klarna_refund_id: created.refundId, correlation_id: null });
       return { row, reused: false };
     } catch (err) {
       if (!(err instanceof KlarnaApiError)) throw err;
       const error = { status: err.status, error_code: err.error_code, error_messages: err.error_messages, correlation_id: err.correlation_id };
       if (err.outcomeUnknown) {
         // Keep the key: the next attempt reuses it and Klarna registers the refund once.
-        await this.ledger.update(runner, row.id, { status: "unknown", error, correlation_id: err.correlation_id ?? null });
+        await this.ledger.update(row.id, { status: "unknown", error, correlation_id: err.correlation_id ?? null });
         throw err;
       }
-      row = await this.ledger.update(runner, row.id, { status: "failed", error, correlation_id: err.correlation_id ?? null });
+      row = await this.ledger.update(row.id, { status: "failed", error, correlation_id: err.correlation_id ?? null });
       const hadFee = (request.order_lines ?? []).some((l) => l.type === "return_fee");
       if (hadFee && planContext.allowReturnFee && err.status === 403) {
         // Klarna still refused the fee: read the order once, apply the fallback, record why.
@@ -206,9 +212,8 @@ export class KlarnaRefunds {
         if (order.captures.length > 0 && refundable >= intent.amount) {
           const why = `Klarna refused the return fee (${err.error_code}: ${err.error_messages.join(" ")}; correlation ${err.correlation_id}). The order has ${order.captures.length} capture(s) in market ${order.purchase_country}; sent again with the "${this.deps.options.return_fee_fallback}" fallback.`;
           this.deps.log?.(`klarna: ${intent.label}: ${why}`);
-          row = await this.ledger.update(runner, row.id, { idempotency_key: uuidv4(), key_first_sent_at: null });
+          row = await this.ledger.update(row.id, { idempotency_key: uuidv4(), key_first_sent_at: null });
           return this.send(
-            runner,
             row,
             intent,
             { captureCount: order.captures.length, purchaseCountry: order.purchase_country, allowReturnFee: false },

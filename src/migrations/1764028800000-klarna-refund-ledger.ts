@@ -24,6 +24,8 @@ export class KlarnaRefundLedger1764028800000 implements MigrationInterface {
         "notes" jsonb,
         "attempts" integer NOT NULL DEFAULT 0,
         "key_first_sent_at" TIMESTAMP WITH TIME ZONE,
+        "claimed_by" uuid,
+        "claimed_until" TIMESTAMP WITH TIME ZONE,
         "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
         "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
         CONSTRAINT "PK_klarna_refund" PRIMARY KEY ("id")

@@ -71,6 +71,13 @@ export class KlarnaRefund {
   @Column({ type: "timestamptz", nullable: true })
   key_first_sent_at!: Date | null;
 
+  /** The attempt holding the row (a lease, released when its HTTP request is over). */
+  @Column({ type: "uuid", nullable: true })
+  claimed_by!: string | null;
+
+  @Column({ type: "timestamptz", nullable: true })
+  claimed_until!: Date | null;
+
   @CreateDateColumn({ type: "timestamptz" })
   created_at!: Date;
 
