@@ -28,38 +28,51 @@ export interface LedgerIntent {
 export class RefundLedger {
   constructor(private readonly db: PluginDatabase) {}
 
-  private async rows(sql: string, params: unknown[]): Promise<KlarnaRefund[]> {
+  private async raw(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
     const ds = await this.db.dataSource();
     const raw: Record<string, unknown>[] = await ds.query(sql, params);
     // UPDATE … RETURNING answers [rows, count] through TypeORM's postgres driver.
-    const list = Array.isArray(raw[0]) ? (raw[0] as Record<string, unknown>[]) : raw;
-    return list.map((r) => ds.getRepository(KlarnaRefund).create(r as Partial<KlarnaRefund>));
+    return Array.isArray(raw[0]) ? (raw[0] as Record<string, unknown>[]) : raw;
   }
 
-  /** The intent's row, created (committed) with a fresh key when it does not exist yet. */
-  async ensure(intent: LedgerIntent, amount: number): Promise<KlarnaRefund> {
-    const inserted = await this.rows(
-      `INSERT INTO klarna_refund (id, klarna_order_id, intent, kind, resource_id, order_id, source, currency_code, idempotency_key, amount, status, attempts)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0)
-       ON CONFLICT (klarna_order_id, intent) DO NOTHING
-       RETURNING *`,
-      [uuidv4(), intent.klarna_order_id, intent.intent, intent.kind, intent.resource_id, intent.order_id, intent.source, intent.currency_code, uuidv4(), amount],
-    );
-    if (inserted[0]) return inserted[0];
-    const [row] = await this.rows(`SELECT * FROM klarna_refund WHERE klarna_order_id = $1 AND intent = $2`, [intent.klarna_order_id, intent.intent]);
-    return row;
+  private async entity(raw: Record<string, unknown>): Promise<KlarnaRefund> {
+    const ds = await this.db.dataSource();
+    return ds.getRepository(KlarnaRefund).create(raw as Partial<KlarnaRefund>);
   }
 
-  /** Claims the row for `leaseMs`; undefined while another attempt holds an unexpired claim. */
-  async claim(id: string, token: string, leaseMs: number): Promise<KlarnaRefund | undefined> {
-    const [row] = await this.rows(
-      `UPDATE klarna_refund
-          SET claimed_by = $2, claimed_until = now() + ($3::int * interval '1 millisecond')
-        WHERE id = $1 AND (claimed_by IS NULL OR claimed_until < now())
-        RETURNING *`,
-      [id, token, leaseMs],
+  private async rows(sql: string, params: unknown[]): Promise<KlarnaRefund[]> {
+    return Promise.all((await this.raw(sql, params)).map((r) => this.entity(r)));
+  }
+
+  /**
+   * Creates the intent's row (with a fresh key) or takes the claim on the existing one, in one
+   * committed statement; undefined while another attempt holds an unexpired claim.
+   */
+  async claim(
+    intent: LedgerIntent,
+    amount: number,
+    token: string,
+    leaseMs: number,
+    request?: unknown,
+  ): Promise<{ row: KlarnaRefund; created: boolean } | undefined> {
+    // A new row may carry the request it is about to send: then it is recorded as attempt 1 already.
+    const raw = await this.raw(
+      `INSERT INTO klarna_refund (id, klarna_order_id, intent, kind, resource_id, order_id, source, currency_code,
+                                  idempotency_key, amount, status, attempts, request, key_first_sent_at, claimed_by, claimed_until)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, CASE WHEN $11 = 1 THEN now() END,
+               $13, now() + ($14::int * interval '1 millisecond'))
+       ON CONFLICT (klarna_order_id, intent) DO UPDATE
+         SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until
+         WHERE klarna_refund.claimed_by IS NULL OR klarna_refund.claimed_until < now()
+       RETURNING *, (xmax = 0) AS created`,
+      [
+        uuidv4(), intent.klarna_order_id, intent.intent, intent.kind, intent.resource_id, intent.order_id, intent.source,
+        intent.currency_code, uuidv4(), amount, request ? 1 : 0, request ? JSON.stringify(request) : null, token, leaseMs,
+      ],
     );
-    return row;
+    if (!raw[0]) return undefined;
+    const { created, ...row } = raw[0];
+    return { row: await this.entity(row), created: Boolean(created) };
   }
 
   async release(id: string, token: string): Promise<void> {

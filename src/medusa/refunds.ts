@@ -66,6 +66,13 @@ export interface RefundOutcome {
 
 export class KlarnaRefunds {
   private readonly ledger: RefundLedger;
+  /** Ledger writes still in flight, per row: a claim is released only after them. */
+  private readonly pendingWrites = new Map<string, Promise<unknown>>();
+
+  private recordLater(rowId: string, write: Promise<unknown>): void {
+    const logged = write.catch((err) => this.deps.log?.(`klarna: could not record a refund's success in the ledger (row ${rowId}): ${err instanceof Error ? err.message : err}`));
+    this.pendingWrites.set(rowId, logged);
+  }
 
   constructor(
     private readonly deps: {
@@ -91,9 +98,19 @@ export class KlarnaRefunds {
     }
     const scope = currentRefundScope();
     const intent = await this.resolve(klarnaOrderId, data, amount, scope?.context);
-    const { row, token } = await this.claim(intent, scope);
+    const planContext = await this.planContext(intent, data);
+    // The happy path costs one statement before the call: the row is created with the request and
+    // the key in the same statement that claims it. Anything else goes through underClaim.
+    let firstRequest: RefundRequest | undefined;
     try {
-      const outcome = await this.underClaim(row, intent, data, scope);
+      firstRequest = intent.plan(planContext);
+    } catch {
+      firstRequest = undefined; // recorded as a failure by send() below
+    }
+    const { row, token, created } = await this.claim(intent, scope, firstRequest);
+    try {
+      const outcome =
+        created && firstRequest ? await this.call(row, intent, planContext, firstRequest) : await this.underClaim(row, intent, planContext, scope);
       scope?.refunds.push({ intent: intent.intent, klarna_refund_id: outcome.row.klarna_refund_id ?? undefined, idempotency_key: outcome.row.idempotency_key });
       return outcome;
     } finally {
@@ -106,22 +123,28 @@ export class KlarnaRefunds {
    * over, i.e. until Medusa's transaction has committed or rolled back: a concurrent attempt then sees
    * the final state, never a half-done one. It waits without holding a connection.
    */
-  private async claim(intent: ResolvedIntent, scope?: RequestScope): Promise<{ row: KlarnaRefund; token: string }> {
+  private async claim(intent: ResolvedIntent, scope: RequestScope | undefined, request?: RefundRequest): Promise<{ row: KlarnaRefund; token: string; created: boolean }> {
     const token = uuidv4();
-    const first = await this.ledger.ensure(intent, intent.amount);
     const until = Date.now() + CLAIM_WAIT_MS;
     let delay = 25;
     for (;;) {
-      const row = await this.ledger.claim(first.id, token, CLAIM_LEASE_MS);
-      if (row) {
-        if (scope) scope.onFinish.push(() => this.ledger.release(row.id, token));
-        return { row, token };
+      const claimed = await this.ledger.claim(intent, intent.amount, token, CLAIM_LEASE_MS, request);
+      if (claimed) {
+        const { row, created } = claimed;
+        if (scope) {
+          scope.onFinish.push(async () => {
+            await this.pendingWrites.get(row.id)?.catch(() => undefined);
+            this.pendingWrites.delete(row.id);
+            await this.ledger.release(row.id, token);
+          });
+        }
+        return { row, token, created };
       }
       if (Date.now() > until) {
         throw new RefundConflictError(
           "IN_PROGRESS",
           `Another request is refunding ${intent.label} at Klarna right now. Nothing was sent; try again in a minute.`,
-          { ledger_id: first.id },
+          { intent: intent.intent },
         );
       }
       await new Promise((r) => setTimeout(r, delay));
@@ -129,7 +152,7 @@ export class KlarnaRefunds {
     }
   }
 
-  private async underClaim(claimed: KlarnaRefund, intent: ResolvedIntent, data: KlarnaPaymentData, scope?: RequestScope): Promise<RefundOutcome> {
+  private async underClaim(claimed: KlarnaRefund, intent: ResolvedIntent, planContext: PlanContext, scope?: RequestScope): Promise<RefundOutcome> {
     let row = claimed;
 
     if (row.status === "succeeded") return this.settled(row, intent, scope);
@@ -160,16 +183,20 @@ export class KlarnaRefunds {
       row = await this.ledger.update(row.id, { idempotency_key: uuidv4(), key_first_sent_at: null });
     }
 
-    let planContext: PlanContext = {
+    return this.send(row, intent, planContext);
+  }
+
+  /** Market and capture count, from payment data recorded at authorisation and capture (no Klarna call). */
+  private async planContext(intent: ResolvedIntent, data: KlarnaPaymentData): Promise<PlanContext> {
+    const ctx: PlanContext = {
       captureCount: typeof data.capture_count === "number" ? data.capture_count : 1,
       purchaseCountry: String(data.purchase_country ?? ""),
       allowReturnFee: true,
     };
-    if (!/^[A-Za-z]{2}$/.test(planContext.purchaseCountry)) {
-      const order = await this.deps.client.getOrder(intent.klarna_order_id);
-      planContext = { ...planContext, purchaseCountry: order.purchase_country, captureCount: order.captures.length };
-    }
-    return this.send(row, intent, planContext);
+    if (/^[A-Za-z]{2}$/.test(ctx.purchaseCountry)) return ctx;
+    // Payment data from before the plugin recorded them (e.g. the old Klarna plugin): ask Klarna once.
+    const order = await this.deps.client.getOrder(intent.klarna_order_id);
+    return { ...ctx, purchaseCountry: order.purchase_country, captureCount: order.captures.length };
   }
 
   private async send(row: KlarnaRefund, intent: ResolvedIntent, planContext: PlanContext, notes: string[] = []): Promise<RefundOutcome> {
@@ -191,9 +218,23 @@ export class KlarnaRefunds {
       error: null,
       notes: notes.length ? [...(row.notes ?? []), ...notes] : row.notes,
     });
+    return this.call(row, intent, planContext, request);
+  }
+
+  /** The Klarna call itself, with the ledger row already holding the key and the request. */
+  private async call(row: KlarnaRefund, intent: ResolvedIntent, planContext: PlanContext, request: RefundRequest): Promise<RefundOutcome> {
     try {
       const created = await this.deps.client.refundOrder(intent.klarna_order_id, request, { idempotencyKey: row.idempotency_key });
-      row = await this.ledger.update(row.id, { status: "succeeded", klarna_refund_id: created.refundId, correlation_id: null });
+      const succeeded = { status: "succeeded" as const, klarna_refund_id: created.refundId, correlation_id: null };
+      const scope = currentRefundScope();
+      if (scope) {
+        // Inside a request the success is recorded off the hot path: the claim is released only after
+        // the write (see claim()). Should the write fail, the row keeps status pending with its key,
+        // which any later attempt resolves safely by reusing the key.
+        this.recordLater(row.id, this.ledger.update(row.id, succeeded));
+        return { row: { ...row, ...succeeded }, reused: false };
+      }
+      row = await this.ledger.update(row.id, succeeded);
       return { row, reused: false };
     } catch (err) {
       if (!(err instanceof KlarnaApiError)) throw err;
@@ -317,17 +358,13 @@ export class KlarnaRefunds {
     received?: Array<{ item_id: string; quantity: number }>,
   ): Promise<ResolvedIntent> {
     const reader = this.deps.reader;
-    const ret = await reader.returnRow(returnId);
-    if (!ret) throw new RefundConflictError("UNKNOWN_RETURN", `Return ${returnId} does not exist.`);
-    const order = await this.orderOfReturn(ret.order_id, ret.swap_id);
-    let lines = await reader.returnLines(returnId);
-    let quantities: Map<string, number> | undefined;
-    if (received && received.length) {
-      quantities = new Map(received.map((i) => [i.item_id, i.quantity]));
-      lines = lines.filter((l) => quantities!.has(l.item_id));
-    }
-    const [items, shipping] = await Promise.all([reader.planItems(order, lines, quantities), reader.returnShipping(returnId)]);
-    const returnShipping = reader.shippingCharge(shipping);
+    const quantities = received && received.length ? new Map(received.map((i) => [i.item_id, i.quantity])) : undefined;
+    const [view, lines] = await Promise.all([reader.returnView(returnId), reader.returnLines(returnId, quantities ? [...quantities.keys()] : undefined)]);
+    if (!view) throw new RefundConflictError("UNKNOWN_RETURN", `Return ${returnId} does not exist.`);
+    const order = view.order;
+    if (!order) throw new RefundConflictError("UNKNOWN_RETURN", "The return belongs to no order.");
+    const items = reader.planItems(order, lines, quantities);
+    const returnShipping = reader.shippingCharge(view.shipping);
     return {
       klarna_order_id: klarnaOrderId,
       intent: `return:${returnId}`,
@@ -357,22 +394,11 @@ export class KlarnaRefunds {
     };
   }
 
-  private async orderOfReturn(orderId: string | null, swapId: string | null): Promise<OrderRow> {
-    let id = orderId;
-    if (!id && swapId) {
-      const rows = await this.deps.db.query<{ order_id: string }>(`SELECT order_id FROM swap WHERE id = $1`, [swapId]);
-      id = rows[0]?.order_id ?? null;
-    }
-    const order = id ? await this.deps.reader.order(id) : undefined;
-    if (!order) throw new RefundConflictError("UNKNOWN_RETURN", "The return belongs to no order.");
-    return order;
-  }
-
   private async claimIntent(klarnaOrderId: string, orderId: string, claimId: string, amount: number): Promise<ResolvedIntent> {
     const reader = this.deps.reader;
     const order = await reader.order(orderId);
     if (!order) throw new RefundConflictError("UNKNOWN_RETURN", `Order ${orderId} does not exist.`);
-    const items: RefundPlanItem[] = await reader.planItems(order, await reader.claimLines(claimId));
+    const items: RefundPlanItem[] = reader.planItems(order, await reader.claimLines(claimId));
     return {
       klarna_order_id: klarnaOrderId,
       intent: `claim:${claimId}`,

@@ -13,6 +13,8 @@ export interface OrderRow {
   display_id: number | null;
   currency_code: string;
   tax_rate: number | null;
+  /** The order's discount Medusa allocates to lines: its first that is not free shipping (totals.getAllocationMap). */
+  discount_id: string | null;
 }
 
 export interface ReturnRow {
@@ -36,6 +38,9 @@ export interface LineRow {
   allow_discounts: boolean;
   /** Quantity on the return / claim. */
   quantity: number;
+  /** Tax line rates, percent. */
+  tax_rates: number[];
+  adjustments: Array<{ discount_id: string | null; amount: number }>;
 }
 
 export interface ShippingRow {
@@ -58,16 +63,26 @@ export class StoreReader {
     private readonly taxInclusivePricing: () => boolean,
   ) {}
 
+  private static ORDER_COLUMNS = `o.id, o.display_id, o.currency_code, o.tax_rate,
+    (SELECT d.id FROM order_discounts od
+       JOIN discount d ON d.id = od.discount_id
+       JOIN discount_rule dr ON dr.id = d.rule_id
+      WHERE od.order_id = o.id AND dr.type <> 'free_shipping' LIMIT 1) AS discount_id`;
+
+  private static LINE_COLUMNS = `li.id AS item_id, li.title, li.description, pv.sku, li.unit_price,
+    li.quantity AS ordered_quantity, COALESCE((to_jsonb(li)->>'includes_tax')::boolean, false) AS includes_tax,
+    li.allow_discounts,
+    (SELECT COALESCE(json_agg(t.rate), '[]') FROM line_item_tax_line t WHERE t.item_id = li.id) AS tax_rates,
+    (SELECT COALESCE(json_agg(json_build_object('discount_id', a.discount_id, 'amount', a.amount)), '[]')
+       FROM line_item_adjustment a WHERE a.item_id = li.id) AS adjustments`;
+
   async orderByCart(cartId: string): Promise<OrderRow | undefined> {
-    const rows = await this.db.query<OrderRow>(
-      `SELECT id, display_id, currency_code, tax_rate FROM "order" WHERE cart_id = $1`,
-      [cartId],
-    );
+    const rows = await this.db.query<OrderRow>(`SELECT ${StoreReader.ORDER_COLUMNS} FROM "order" o WHERE o.cart_id = $1`, [cartId]);
     return rows[0];
   }
 
   async order(orderId: string): Promise<OrderRow | undefined> {
-    const rows = await this.db.query<OrderRow>(`SELECT id, display_id, currency_code, tax_rate FROM "order" WHERE id = $1`, [orderId]);
+    const rows = await this.db.query<OrderRow>(`SELECT ${StoreReader.ORDER_COLUMNS} FROM "order" o WHERE o.id = $1`, [orderId]);
     return rows[0];
   }
 
@@ -79,6 +94,32 @@ export class StoreReader {
     return rows[0];
   }
 
+  /** A return with its order (a swap's return: the swap's order) and its return shipping, in one query. */
+  async returnView(returnId: string): Promise<{ ret: ReturnRow; order?: OrderRow; shipping?: ShippingRow } | undefined> {
+    const rows = await this.db.query<Record<string, any>>(
+      `SELECT r.id, r.status, r.order_id, r.swap_id, r.claim_order_id, r.refund_amount,
+              to_jsonb(ord) AS "order",
+              CASE WHEN sm.id IS NULL THEN NULL ELSE json_build_object(
+                'name', COALESCE(so.name, 'Return shipping'),
+                'price', sm.price,
+                'includes_tax', COALESCE((to_jsonb(sm)->>'includes_tax')::boolean, false),
+                'tax_rates', (SELECT COALESCE(json_agg(tl.rate), '[]') FROM shipping_method_tax_line tl WHERE tl.shipping_method_id = sm.id)
+              ) END AS shipping
+         FROM "return" r
+         LEFT JOIN swap s ON s.id = r.swap_id
+         LEFT JOIN LATERAL (SELECT ${StoreReader.ORDER_COLUMNS} FROM "order" o WHERE o.id = COALESCE(r.order_id, s.order_id)) ord ON true
+         LEFT JOIN shipping_method sm ON sm.return_id = r.id
+         LEFT JOIN shipping_option so ON so.id = sm.shipping_option_id
+        WHERE r.id = $1
+        LIMIT 1`,
+      [returnId],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const { order, shipping, ...ret } = row;
+    return { ret: ret as ReturnRow, order: order ?? undefined, shipping: shipping ?? undefined };
+  }
+
   async requestedReturns(orderId: string): Promise<ReturnRow[]> {
     return this.db.query<ReturnRow>(
       `SELECT id, status, order_id, swap_id, claim_order_id, refund_amount FROM "return"
@@ -87,10 +128,18 @@ export class StoreReader {
     );
   }
 
-  async returnLines(returnId: string): Promise<LineRow[]> {
+  /** The return's lines, or the order lines with the given ids (items received but not requested). */
+  async returnLines(returnId: string, itemIds?: string[]): Promise<LineRow[]> {
+    if (itemIds && itemIds.length) {
+      return this.db.query<LineRow>(
+        `SELECT ${StoreReader.LINE_COLUMNS}, 0 AS quantity
+           FROM line_item li LEFT JOIN product_variant pv ON pv.id = li.variant_id
+          WHERE li.id = ANY($1) ORDER BY li.created_at, li.id`,
+        [itemIds],
+      );
+    }
     return this.db.query<LineRow>(
-      `SELECT ri.item_id, li.title, li.description, pv.sku, li.unit_price, li.quantity AS ordered_quantity,
-              COALESCE((to_jsonb(li)->>'includes_tax')::boolean, false) AS includes_tax, li.allow_discounts, ri.quantity
+      `SELECT ${StoreReader.LINE_COLUMNS}, ri.quantity
          FROM return_item ri
          JOIN line_item li ON li.id = ri.item_id
          LEFT JOIN product_variant pv ON pv.id = li.variant_id
@@ -98,23 +147,6 @@ export class StoreReader {
         ORDER BY li.created_at, li.id`,
       [returnId],
     );
-  }
-
-  async returnShipping(returnId: string): Promise<ShippingRow | undefined> {
-    const rows = await this.db.query<{ id: string; name: string | null; price: number; includes_tax: boolean }>(
-      `SELECT sm.id, so.name, sm.price, COALESCE((to_jsonb(sm)->>'includes_tax')::boolean, false) AS includes_tax
-         FROM shipping_method sm LEFT JOIN shipping_option so ON so.id = sm.shipping_option_id
-        WHERE sm.return_id = $1`,
-      [returnId],
-    );
-    if (!rows[0]) return undefined;
-    const rates = await this.db.query<{ rate: number }>(`SELECT rate FROM shipping_method_tax_line WHERE shipping_method_id = $1`, [rows[0].id]);
-    return {
-      name: rows[0].name || "Return shipping",
-      price: Number(rows[0].price),
-      includes_tax: Boolean(rows[0].includes_tax),
-      tax_rates: rates.map((r) => Number(r.rate)),
-    };
   }
 
   async claimForRefund(orderId: string, amount: number): Promise<{ id: string; refund_amount: number } | undefined> {
@@ -130,8 +162,7 @@ export class StoreReader {
 
   async claimLines(claimId: string): Promise<LineRow[]> {
     return this.db.query<LineRow>(
-      `SELECT ci.item_id, li.title, li.description, pv.sku, li.unit_price, li.quantity AS ordered_quantity,
-              COALESCE((to_jsonb(li)->>'includes_tax')::boolean, false) AS includes_tax, li.allow_discounts, ci.quantity
+      `SELECT ${StoreReader.LINE_COLUMNS}, ci.quantity
          FROM claim_item ci
          JOIN line_item li ON li.id = ci.item_id
          LEFT JOIN product_variant pv ON pv.id = li.variant_id
@@ -167,34 +198,16 @@ export class StoreReader {
    * for it (getLineItemRefund: unit price, tax lines, the order's discount allocation), written as a
    * tax-inclusive unit price and a discount.
    */
-  async planItems(order: OrderRow, lines: LineRow[], quantities?: Map<string, number>): Promise<RefundPlanItem[]> {
-    if (!lines.length) return [];
-    const ids = lines.map((l) => l.item_id);
-    const [taxLines, adjustments, discountRows] = await Promise.all([
-      this.db.query<{ item_id: string; rate: number }>(`SELECT item_id, rate FROM line_item_tax_line WHERE item_id = ANY($1)`, [ids]),
-      this.db.query<{ item_id: string; discount_id: string | null; amount: number }>(
-        `SELECT item_id, discount_id, amount FROM line_item_adjustment WHERE item_id = ANY($1)`,
-        [ids],
-      ),
-      // Medusa allocates the order's first discount that is not free shipping (totals.getAllocationMap).
-      this.db.query<{ id: string }>(
-        `SELECT d.id FROM order_discounts od
-           JOIN discount d ON d.id = od.discount_id
-           JOIN discount_rule r ON r.id = d.rule_id
-          WHERE od.order_id = $1 AND r.type <> 'free_shipping'`,
-        [order.id],
-      ),
-    ]);
-    const discountId = discountRows[0]?.id;
+  planItems(order: OrderRow, lines: LineRow[], quantities?: Map<string, number>): RefundPlanItem[] {
     const inclusive = this.taxInclusivePricing();
+    const legacyTaxRate = order.tax_rate === null || order.tax_rate === undefined ? null : Number(order.tax_rate);
     return lines.map((l) => {
-      const rates = taxLines.filter((t) => t.item_id === l.item_id).map((t) => Number(t.rate));
-      const adj = adjustments.filter((a) => a.item_id === l.item_id);
+      const rates = (l.tax_rates ?? []).map(Number);
       const adjustmentsTotal =
-        (l.allow_discounts && discountId ? adj.filter((a) => a.discount_id === discountId).reduce((s, a) => s + Number(a.amount), 0) : 0) +
-        adj.filter((a) => a.discount_id === null).reduce((s, a) => s + Number(a.amount), 0);
+        (l.allow_discounts && order.discount_id
+          ? l.adjustments.filter((a) => a.discount_id === order.discount_id).reduce((s, a) => s + Number(a.amount), 0)
+          : 0) + l.adjustments.filter((a) => a.discount_id === null).reduce((s, a) => s + Number(a.amount), 0);
       const quantity = quantities?.get(l.item_id) ?? Number(l.quantity);
-      const legacyTaxRate = order.tax_rate === null || order.tax_rate === undefined ? null : Number(order.tax_rate);
       const spec = {
         unitPrice: Number(l.unit_price),
         orderedQuantity: Number(l.ordered_quantity),
@@ -220,7 +233,8 @@ export class StoreReader {
   /** The return shipping charge as the planner wants it (price plus its tax lines, as Medusa withholds it). */
   shippingCharge(shipping: ShippingRow | undefined): { name: string; amount: number; taxRate: number } | undefined {
     if (!shipping) return undefined;
-    const amount = medusaShippingTotal(shipping.price, shipping.tax_rates, this.taxInclusivePricing() && shipping.includes_tax);
-    return { name: shipping.name, amount, taxRate: klarnaTaxRate(shipping.tax_rates) };
+    const rates = (shipping.tax_rates ?? []).map(Number);
+    const amount = medusaShippingTotal(Number(shipping.price), rates, this.taxInclusivePricing() && shipping.includes_tax);
+    return { name: shipping.name, amount, taxRate: klarnaTaxRate(rates) };
   }
 }

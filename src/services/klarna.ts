@@ -162,10 +162,12 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
       if (placed.fraud_status === "REJECTED") {
         return { error: "Klarna rejected the purchase (fraud status REJECTED). Ask the shopper to choose another payment method.", code: "FRAUD_REJECTED", detail: { order_id: placed.order_id } };
       }
+      // The widget's token and categories are spent: keep the payment's data small, Medusa loads it often.
+      const { client_token: _token, payment_method_categories: _categories, ...kept } = data;
       return {
         status: statusOfFraud(placed.fraud_status),
         data: {
-          ...data,
+          ...kept,
           order_id: placed.order_id,
           fraud_status: placed.fraud_status,
           cart_id: cart.id,
@@ -303,7 +305,12 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
 
   /** What `return.metadata.klarna` shows: the refund's key, Klarna refund id, fee and its reversal. */
   async returnMetadata(returnId: string): Promise<Record<string, unknown> | undefined> {
-    const rows = await this.refunds().refundLedger.listForResource(returnId);
+    let rows = await this.refunds().refundLedger.listForResource(returnId);
+    // The request that made the refund may still be recording it (its claim is released after).
+    for (let i = 0; i < 50 && rows.some((r) => r.claimed_by); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      rows = await this.refunds().refundLedger.listForResource(returnId);
+    }
     const refund = rows.find((r) => r.intent === `return:${returnId}`);
     if (!refund) return undefined;
     const waiver = rows.find((r) => r.intent === `fee_waiver:${returnId}`);
