@@ -1,6 +1,5 @@
 import { sumTotals } from "../../src/klarna/order-lines";
-import { specProblems } from "../support/openapi";
-import { capturedOrder, klarnaPosts, ledgerRows, ok, startStore, TestStore } from "../support/store";
+import { capturedOrder, klarnaPosts, ledgerRows, ok, startStore, TestStore, journalSpecProblems } from "../support/store";
 
 /**
  * The other ways Medusa 1.20 reaches refundPayment, each recognised: claims with type "refund",
@@ -13,8 +12,7 @@ beforeAll(async () => {
 afterAll(() => s?.stop());
 beforeEach(() => s.k.control("DELETE", "/journal"));
 afterEach(async () => {
-  const { entries } = await s.k.control("GET", "/journal");
-  expect((entries as any[]).flatMap((e) => specProblems(e.method, e.path, e.body))).toEqual([]);
+  expect(await journalSpecProblems(s)).toEqual([]);
 });
 
 const itemOf = (order: any, variantId: string) => order.items.find((i: any) => i.variant_id === variantId);

@@ -1,10 +1,10 @@
 import { sumTotals } from "../../src/klarna/order-lines";
-import { specProblems } from "../support/openapi";
 import {
   addPercentageDiscount,
   addReducedRateProduct,
   addUsRegion,
   capturedOrder,
+  checkoutWithKlarna,
   klarnaPosts,
   ledgerRows,
   receive,
@@ -12,6 +12,7 @@ import {
   startStore,
   TestStore,
   waitFor,
+  journalSpecProblems,
 } from "../support/store";
 
 /**
@@ -29,8 +30,7 @@ beforeEach(async () => {
   await s.k.control("DELETE", "/faults");
 });
 afterEach(async () => {
-  const { entries } = await s.k.control("GET", "/journal");
-  expect((entries as any[]).flatMap((e) => specProblems(e.method, e.path, e.body))).toEqual([]);
+  expect(await journalSpecProblems(s)).toEqual([]);
 });
 
 const itemOf = (order: any, variantId: string) => order.items.find((i: any) => i.variant_id === variantId);
@@ -164,7 +164,7 @@ describe("where Klarna allows no return fee", () => {
   });
 
   it("a twice-captured order: discount line, no return_fee", async () => {
-    const { completed } = await (await import("../support/store")).checkoutWithKlarna(s);
+    const { completed } = await checkoutWithKlarna(s);
     const order = completed.body.data;
     const klarnaOrderId = order.payments[0].data.order_id;
     // Part of the order was captured at Klarna directly (e.g. in the merchant portal) before the admin's capture.

@@ -1,6 +1,7 @@
 import * as path from "path";
 import request from "supertest";
 import { PluginDatabase } from "../../src/medusa/plugin-db";
+import { specProblems } from "./openapi";
 import { PASSWORD, RunningEmulator, startEmulator, USERNAME } from "./emulator";
 
 /**
@@ -202,3 +203,9 @@ export async function addPercentageDiscount(s: TestStore, code: string, percent:
 }
 
 export { ok };
+
+/** Every request the emulator received, checked against Klarna's published request schemas. */
+export async function journalSpecProblems(s: TestStore): Promise<string[]> {
+  const { entries } = await s.k.control("GET", "/journal");
+  return (entries as any[]).flatMap((e) => specProblems(e.method, e.path, e.body));
+}
