@@ -21,6 +21,10 @@ async function main() {
   }
   process.on("SIGTERM", stop)
   process.on("SIGINT", stop)
+  // Gone with the chaos run, however that ends.
+  process.stdin.on("end", stop)
+  process.stdin.on("close", stop)
+  process.stdin.resume()
 }
 
 main().catch((err) => {

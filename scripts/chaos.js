@@ -63,7 +63,7 @@ const pick = (weights) => {
 function startInstance(env, logFile) {
   return new Promise((resolve, reject) => {
     const out = fs.createWriteStream(logFile)
-    const child = spawn(process.execPath, [path.join(__dirname, "chaos-instance.js")], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [path.join(__dirname, "chaos-instance.js")], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] })
     let buf = ""
     child.stderr.pipe(out)
     child.stdout.on("data", (d) => {

@@ -6,12 +6,13 @@ const path = require("path")
 const { spawn } = require("child_process")
 
 function startEmulatorProcess({ username, password, settings } = {}) {
-  const args = [path.join(__dirname, "..", "bin", "klarna-emulator.js"), "--port", "0"]
+  // --stop-with-stdin: the emulator goes when this process goes, however it ends.
+  const args = [path.join(__dirname, "..", "bin", "klarna-emulator.js"), "--port", "0", "--stop-with-stdin"]
   if (username) args.push("--username", username)
   if (password) args.push("--password", password)
   if (settings) args.push("--settings", JSON.stringify(settings))
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] })
     let out = ""
     const onData = (d) => {
       out += d

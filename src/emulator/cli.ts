@@ -12,6 +12,7 @@ Usage: klarna-emulator [--port 4010] [--host 127.0.0.1] [--username U] [--passwo
   --username    accepted API username (default "${DEFAULT_SETTINGS.username}")
   --password    accepted API password (default "${DEFAULT_SETTINGS.password}")
   --settings    JSON object of emulator settings (see README, "Emulator settings")
+  --stop-with-stdin   stop when standard input closes (for a parent process that may die)
 
 Control endpoints live under /_emulator/ (see README).`;
 
@@ -24,6 +25,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       username: { type: "string" },
       password: { type: "string" },
       settings: { type: "string" },
+      "stop-with-stdin": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -46,4 +48,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  if (values["stop-with-stdin"]) {
+    process.stdin.on("end", stop);
+    process.stdin.on("close", stop);
+    process.stdin.resume();
+  }
 }
