@@ -90,6 +90,34 @@ describe("checkout with Klarna", () => {
   });
 });
 
+describe("Klarna's fraud decision", () => {
+  it("PENDING: the cart waits; once Klarna's review accepts, completing again creates the order", async () => {
+    const { completed, cartId } = await checkoutWithKlarna(s, { authorize: { fraud_status: "PENDING" } });
+    expect(completed.status).toBe(200);
+    expect(completed.body.type).toBe("cart"); // Medusa keeps the cart while the payment is pending
+    expect(completed.body.data.payment_session.status).toBe("pending");
+    const klarnaOrderId = completed.body.data.payment_session.data.order_id;
+    expect((await s.k.call("GET", `/ordermanagement/v1/orders/${klarnaOrderId}`)).data.fraud_status).toBe("PENDING");
+
+    await s.k.control("POST", `/orders/${klarnaOrderId}/fraud-decision`, { fraud_status: "ACCEPTED" });
+    const again = await s.store().post(`/store/carts/${cartId}/complete`);
+    expect(again.status).toBe(200);
+    expect(again.body.type).toBe("order");
+    expect(again.body.data.payments[0].data).toMatchObject({ order_id: klarnaOrderId, fraud_status: "ACCEPTED" });
+    // One Klarna order: the second completion did not place another.
+    expect((await journal()).filter((e) => e.path.endsWith("/order") && e.method === "POST")).toHaveLength(1);
+  });
+
+  it("REJECTED: the shopper gets a readable 4xx and no order is created", async () => {
+    const { completed, cartId } = await checkoutWithKlarna(s, { authorize: { fraud_status: "REJECTED" } });
+    expect(completed.status).toBeGreaterThanOrEqual(400);
+    expect(completed.status).toBeLessThan(500);
+    expect(JSON.stringify(completed.body)).toMatch(/Klarna rejected the purchase \(fraud status REJECTED\)/);
+    const { body } = await s.store().get(`/store/carts/${cartId}`);
+    expect(body.cart.completed_at).toBeNull();
+  });
+});
+
 describe("after the order", () => {
   it("the admin captures: one Klarna capture of the whole order with its lines, recorded in payment data", async () => {
     const { order, klarnaOrderId } = await capturedOrder(s);

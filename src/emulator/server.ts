@@ -227,6 +227,20 @@ function controlRouter(state: EmulatorState): express.Router {
     }
   });
 
+  // Klarna's fraud review deciding a PENDING order (Klarna tells the merchant by a push notification).
+  r.post("/orders/:order_id/fraud-decision", (req, res) => {
+    const parsed = z.object({ fraud_status: z.enum(["ACCEPTED", "REJECTED"]) }).strict().safeParse(req.body);
+    if (!parsed.success) return bad(res, zodMessage(parsed.error));
+    const order = state.orders.get(req.params.order_id);
+    if (!order) return res.status(404).json({ error: `Order ${req.params.order_id} cannot be found` });
+    order.fraud_status = parsed.data.fraud_status;
+    if (parsed.data.fraud_status === "REJECTED") {
+      order.status = "CANCELLED";
+      order.remaining_authorized_amount = 0;
+    }
+    res.json({ order_id: order.order_id, fraud_status: order.fraud_status, status: order.status });
+  });
+
   r.post("/sessions/:session_id/authorize", (req, res) => {
     const opts = z
       .object({ approved: z.boolean().optional(), fraud_status: z.enum(["ACCEPTED", "PENDING", "REJECTED"]).optional() })

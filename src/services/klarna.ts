@@ -150,7 +150,19 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
     context: Data,
   ): Promise<PaymentProcessorError | { status: PaymentSessionStatus; data: Data }> {
     const data = paymentSessionData as KlarnaPaymentData & Data;
-    if (data.order_id) return { status: statusOfFraud(String(data.fraud_status)), data };
+    if (data.order_id) {
+      if (data.fraud_status === "ACCEPTED") return { status: PaymentSessionStatus.AUTHORIZED, data };
+      // Placed while Klarna's fraud review was PENDING: completing the cart again asks Klarna again.
+      try {
+        const order = await this.client_.getOrder(String(data.order_id));
+        if (order.fraud_status === "REJECTED") {
+          return { error: "Klarna rejected the purchase after its fraud review (fraud status REJECTED). Ask the shopper to choose another payment method.", code: "FRAUD_REJECTED", detail: `Klarna order ${order.order_id}` };
+        }
+        return { status: statusOfFraud(order.fraud_status), data: { ...data, fraud_status: order.fraud_status } };
+      } catch (e) {
+        return this.error("order lookup", e);
+      }
+    }
     const token = data.authorization_token;
     if (typeof token !== "string" || !token) return { status: PaymentSessionStatus.REQUIRES_MORE, data };
     try {
@@ -160,7 +172,7 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
       // The key derives from the token: a retried completion replays the same order placement.
       const placed = await this.client_.placeOrder(token, body, { idempotencyKey: uuidv5(`place-order:${token}`, KEY_NAMESPACE) });
       if (placed.fraud_status === "REJECTED") {
-        return { error: "Klarna rejected the purchase (fraud status REJECTED). Ask the shopper to choose another payment method.", code: "FRAUD_REJECTED", detail: { order_id: placed.order_id } };
+        return { error: "Klarna rejected the purchase (fraud status REJECTED). Ask the shopper to choose another payment method.", code: "FRAUD_REJECTED", detail: `Klarna order ${placed.order_id}` };
       }
       // The widget's token and categories are spent: keep the payment's data small, Medusa loads it often.
       const { client_token: _token, payment_method_categories: _categories, ...kept } = data;
