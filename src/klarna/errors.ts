@@ -54,11 +54,6 @@ export class KlarnaApiError extends Error implements KlarnaApiErrorFields {
     return this.status === undefined || this.status >= 500 || this.status === 429;
   }
 
-  /** True for failures worth retrying with the same idempotency key (Klarna's retry advice). */
-  get retryable(): boolean {
-    return this.outcomeUnknown;
-  }
-
   toJSON(): KlarnaApiErrorFields & { name: string; message: string } {
     return {
       name: this.name,
