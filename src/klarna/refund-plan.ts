@@ -18,6 +18,14 @@ import type { OrderLine, OrderLineType, RefundRequest } from "./types";
 /** Klarna's return-fee markets (Klarna docs "Refund with return fees"). Newer pages name more: an option. */
 export const DEFAULT_RETURN_FEE_MARKETS = ["AT", "DE", "DK", "FI", "FR", "NL", "NO", "SE"];
 
+/** The `reference` of the line that carries what a refund withholds (a `return_fee` or its `discount` fallback). */
+export const RETURN_FEE_REFERENCE = "return-fee";
+
+/** The line of a planned refund that withholds the fee, if any. */
+export function withheldFeeLine(request: Pick<RefundRequest, "order_lines"> | null | undefined): OrderLine | undefined {
+  return (request?.order_lines ?? []).find((l) => l.reference === RETURN_FEE_REFERENCE && l.total_amount < 0);
+}
+
 export type ReturnFeeFallback = "discount_line" | "amount_only" | "reject";
 
 export interface RefundPlanItem {
@@ -164,7 +172,7 @@ export function planRefund(input: RefundPlanInput): RefundRequest {
     const feeName = shipping?.name ?? "Return fee";
     const feeTaxRate = shipping?.taxRate ?? 0;
     if (returnFeeAllowed(input)) {
-      extraLines.push(line({ name: feeName, type: "return_fee", reference: "return-fee", quantity: 1, unitPrice: -fee, taxRate: feeTaxRate }));
+      extraLines.push(line({ name: feeName, type: "return_fee", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: -fee, taxRate: feeTaxRate }));
     } else {
       const fallback = input.options?.returnFeeFallback ?? "discount_line";
       if (fallback === "reject") {
@@ -177,7 +185,7 @@ export function planRefund(input: RefundPlanInput): RefundRequest {
         );
       }
       if (fallback === "amount_only") return base;
-      extraLines.push(line({ name: feeName, type: "discount", reference: "return-fee", quantity: 1, unitPrice: -fee, taxRate: feeTaxRate }));
+      extraLines.push(line({ name: feeName, type: "discount", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: -fee, taxRate: feeTaxRate }));
     }
   }
 

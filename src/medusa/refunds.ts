@@ -2,7 +2,7 @@ import { v4 as uuidv4 } from "uuid";
 import type { KlarnaClient } from "../klarna/client";
 import { KlarnaApiError } from "../klarna/errors";
 import { taxOf } from "../klarna/order-lines";
-import { planRefund, RefundPlanError, RefundPlanItem } from "../klarna/refund-plan";
+import { planRefund, RefundPlanError, RefundPlanInput, RefundPlanItem, RETURN_FEE_REFERENCE, withheldFeeLine } from "../klarna/refund-plan";
 import type { RefundRequest } from "../klarna/types";
 import type { KlarnaRefund } from "../models/klarna-refund";
 import { LedgerIntent, RefundLedger } from "./ledger";
@@ -342,12 +342,29 @@ export class KlarnaRefunds {
     }
   }
 
-  private planOptions(allowReturnFee: boolean) {
-    return {
-      returnFeeMarkets: this.deps.options.return_fee_markets,
-      returnFeeFallback: this.deps.options.return_fee_fallback,
-      allowReturnFee,
-    };
+  /** The plan of a refund with item lines (a return, a claim), given the market and captures at send time. */
+  private itemsPlan(
+    order: OrderRow,
+    amount: number,
+    items: RefundPlanItem[],
+    extra: { reference: string; description: string; returnShipping?: RefundPlanInput["returnShipping"]; chargesNoFee?: boolean },
+  ): ResolvedIntent["plan"] {
+    return (ctx) =>
+      planRefund({
+        refundAmount: amount,
+        currency: order.currency_code,
+        purchaseCountry: ctx.purchaseCountry,
+        captureCount: ctx.captureCount,
+        items,
+        returnShipping: extra.returnShipping,
+        reference: extra.reference,
+        description: extra.description,
+        options: {
+          returnFeeMarkets: this.deps.options.return_fee_markets,
+          returnFeeFallback: extra.chargesNoFee ? "discount_line" : this.deps.options.return_fee_fallback,
+          allowReturnFee: ctx.allowReturnFee && !extra.chargesNoFee,
+        },
+      });
   }
 
   private async returnIntent(
@@ -375,18 +392,11 @@ export class KlarnaRefunds {
       currency_code: order.currency_code,
       amount,
       label: `return ${returnId}`,
-      plan: (ctx) =>
-        planRefund({
-          refundAmount: amount,
-          currency: order.currency_code,
-          purchaseCountry: ctx.purchaseCountry,
-          captureCount: ctx.captureCount,
-          items,
-          returnShipping,
-          reference: returnId,
-          description: `Refund for your return from order #${order.display_id ?? order.id}`,
-          options: this.planOptions(ctx.allowReturnFee),
-        }),
+      plan: this.itemsPlan(order, amount, items, {
+        returnShipping,
+        reference: returnId,
+        description: `Refund for your return from order #${order.display_id ?? order.id}`,
+      }),
       committed: async () => {
         const status = await reader.returnStatus(returnId);
         return status === "received" || status === "requires_action";
@@ -410,17 +420,11 @@ export class KlarnaRefunds {
       amount,
       label: `claim ${claimId}`,
       // A claim charges no return fee: anything withheld is a discount line.
-      plan: (ctx) =>
-        planRefund({
-          refundAmount: amount,
-          currency: order.currency_code,
-          purchaseCountry: ctx.purchaseCountry,
-          captureCount: ctx.captureCount,
-          items,
-          reference: claimId,
-          description: `Refund for your claim on order #${order.display_id ?? order.id}`,
-          options: { ...this.planOptions(false), returnFeeFallback: "discount_line" },
-        }),
+      plan: this.itemsPlan(order, amount, items, {
+        reference: claimId,
+        description: `Refund for your claim on order #${order.display_id ?? order.id}`,
+        chargesNoFee: true,
+      }),
       committed: async () => (await reader.claimPaymentStatus(claimId)) === "refunded",
     };
   }
@@ -512,7 +516,7 @@ export class KlarnaRefunds {
                 {
                   name: fee.name,
                   type: "return_fee",
-                  reference: "return-fee",
+                  reference: RETURN_FEE_REFERENCE,
                   quantity: 1,
                   unit_price: amount,
                   tax_rate: fee.taxRate,
@@ -530,8 +534,8 @@ export class KlarnaRefunds {
   async chargedReturnFee(klarnaOrderId: string, returnId: string): Promise<{ amount: number; name: string; taxRate: number } | undefined> {
     const row = await this.ledger.find(klarnaOrderId, `return:${returnId}`);
     if (!row || row.status !== "succeeded") return undefined;
-    const line = ((row.request as RefundRequest | null)?.order_lines ?? []).find((l) => l.type === "return_fee" && l.total_amount < 0);
-    return line ? { amount: -line.total_amount, name: line.name, taxRate: line.tax_rate ?? 0 } : undefined;
+    const line = withheldFeeLine(row.request as RefundRequest | null);
+    return line?.type === "return_fee" ? { amount: -line.total_amount, name: line.name, taxRate: line.tax_rate ?? 0 } : undefined;
   }
 }
 

@@ -8,6 +8,8 @@ import {
 import { v5 as uuidv5 } from "uuid";
 import { KlarnaClient } from "../klarna/client";
 import { KlarnaApiError } from "../klarna/errors";
+import { withheldFeeLine } from "../klarna/refund-plan";
+import type { RefundRequest } from "../klarna/types";
 import { sessionFromCart, CartLike } from "../medusa/cart-lines";
 import { parseOptions, KlarnaPluginOptions } from "../medusa/options";
 import { paymentError, PaymentAction } from "../medusa/payment-error";
@@ -326,9 +328,7 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
     const refund = rows.find((r) => r.intent === `return:${returnId}`);
     if (!refund) return undefined;
     const waiver = rows.find((r) => r.intent === `fee_waiver:${returnId}`);
-    const fee = ((refund.request as { order_lines?: Array<{ type?: string; total_amount: number }> } | null)?.order_lines ?? []).find(
-      (l) => l.type === "return_fee" || (l.type === "discount" && (l as { reference?: string }).reference === "return-fee"),
-    );
+    const fee = withheldFeeLine(refund.request as RefundRequest | null);
     return {
       klarna_order_id: refund.klarna_order_id,
       refund_id: refund.klarna_refund_id,
