@@ -48,7 +48,14 @@ describe("planRefund: tables", () => {
     const items = [{ name: "Shoe", quantity: 1, unitPrice: 8989, taxRate: 1900 }];
     const shipping = { name: "Return shipping", amount: 500, taxRate: 1900 };
     const down = planRefund({ ...DE, refundAmount: 8000, items, returnShipping: shipping });
-    expect(down.order_lines!.map((l) => [l.type, l.total_amount])).toEqual([["physical", 8989], ["return_fee", -989]]);
+    // A return fee is the return-shipping charge at most: the rest of what is withheld is an adjustment of its own.
+    expect(down.order_lines!.map((l) => [l.type, l.reference, l.total_amount])).toEqual([
+      ["physical", undefined, 8989],
+      ["return_fee", "return-fee", -500],
+      ["discount", "refund-adjustment", -489],
+    ]);
+    const smaller = planRefund({ ...DE, refundAmount: 8700, items, returnShipping: shipping });
+    expect(smaller.order_lines!.map((l) => [l.type, l.total_amount])).toEqual([["physical", 8989], ["return_fee", -289]]);
     const full = planRefund({ ...DE, refundAmount: 8989, items, returnShipping: shipping });
     expect(full.order_lines!.map((l) => l.type)).toEqual(["physical"]); // no zero-amount fee line
     const up = planRefund({ ...DE, refundAmount: 9489, items, returnShipping: shipping });
@@ -213,6 +220,8 @@ describe("planRefund: properties over 10 000 generated returns", () => {
           expect(input.captureCount).toBe(1);
           expect(["AT", "DE", "DK", "FI", "FR", "NL", "NO", "SE"]).toContain(input.purchaseCountry);
           expect(fees[0].total_amount).toBeLessThan(0);
+          // Never more than the return-shipping charge.
+          expect(-fees[0].total_amount).toBeLessThanOrEqual(input.returnShipping?.amount ?? 0);
         }
       }),
       { numRuns: 10000 },

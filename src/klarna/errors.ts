@@ -22,6 +22,12 @@ export interface KlarnaApiErrorFields {
 }
 
 /**
+ * Whether a call's attempts may have changed something at Klarna although this error was its last
+ * answer: every retry follows an attempt whose outcome was unknown (timeout, dropped connection, 5xx,
+ * 429), so after more than one attempt, a final 4xx does not prove that nothing was done.
+ */
+
+/**
  * Every failure of a Klarna call: a Klarna error answer, a 401, a timeout or a network failure.
  * It carries only what is safe to show and store: never the request's headers or the credentials
  * (axios errors carry `config.auth`, so the axios error is deliberately not kept as `cause`).
@@ -51,7 +57,17 @@ export class KlarnaApiError extends Error implements KlarnaApiErrorFields {
 
   /** True when Klarna may not have seen or finished the request: the outcome is unknown. */
   get outcomeUnknown(): boolean {
-    return this.status === undefined || this.status >= 500 || this.status === 429;
+    return this.status === undefined || this.status >= 500 || this.status === 429 || this.actedWithoutId;
+  }
+
+  /** Klarna answered 2xx but without the id header the call needs (Refund-Id, Capture-Id): it acted. */
+  get actedWithoutId(): boolean {
+    return this.status !== undefined && this.status >= 200 && this.status < 300;
+  }
+
+  /** An earlier attempt of the same call had an unknown outcome (it was retried). */
+  get afterUnknownAttempt(): boolean {
+    return (this.attempts ?? 1) > 1;
   }
 
   toJSON(): KlarnaApiErrorFields & { name: string; message: string } {
@@ -127,14 +143,14 @@ export function toKlarnaApiError(err: unknown, info: RequestInfo): KlarnaApiErro
     return new KlarnaApiError({
       ...base,
       error_code: TIMEOUT,
-      error_messages: ["Klarna did not answer in time; the outcome is unknown and the call is safe to retry with the same idempotency key."],
+      error_messages: ["Klarna did not answer in time."],
     });
   }
   if (ax && ax.isAxiosError) {
     return new KlarnaApiError({
       ...base,
       error_code: NETWORK_ERROR,
-      error_messages: [`Klarna could not be reached (${code || "network error"}); the call is safe to retry with the same idempotency key.`],
+      error_messages: [`Klarna could not be reached (${code || "network error"}).`],
     });
   }
   return new KlarnaApiError({

@@ -21,6 +21,9 @@ export const DEFAULT_RETURN_FEE_MARKETS = ["AT", "DE", "DK", "FI", "FR", "NL", "
 /** The `reference` of the line that carries what a refund withholds (a `return_fee` or its `discount` fallback). */
 export const RETURN_FEE_REFERENCE = "return-fee";
 
+/** The `reference` of a line withholding more than the return-shipping charge (an admin's edit, extra items). */
+export const REFUND_ADJUSTMENT_REFERENCE = "refund-adjustment";
+
 /** The line of a planned refund that withholds the fee, if any. */
 export function withheldFeeLine(request: Pick<RefundRequest, "order_lines"> | null | undefined): OrderLine | undefined {
   return (request?.order_lines ?? []).find((l) => l.reference === RETURN_FEE_REFERENCE && l.total_amount < 0);
@@ -171,8 +174,17 @@ export function planRefund(input: RefundPlanInput): RefundRequest {
   } else if (fee > 0) {
     const feeName = shipping?.name ?? "Return fee";
     const feeTaxRate = shipping?.taxRate ?? 0;
-    if (returnFeeAllowed(input)) {
-      extraLines.push(line({ name: feeName, type: "return_fee", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: -fee, taxRate: feeTaxRate }));
+    // A return fee is the return-shipping charge at most (Klarna: "return fee"); anything withheld
+    // beyond it (an admin's edit, more items received than requested) is an adjustment of its own.
+    const adjustment = Math.max(0, fee - (shipping?.amount ?? 0));
+    const returnFee = fee - adjustment;
+    if (adjustment > 0) {
+      extraLines.push(line({ name: "Refund adjustment", type: "discount", reference: REFUND_ADJUSTMENT_REFERENCE, quantity: 1, unitPrice: -adjustment, taxRate: 0 }));
+    }
+    if (returnFee === 0) {
+      // nothing left to call a return fee
+    } else if (returnFeeAllowed(input)) {
+      extraLines.unshift(line({ name: feeName, type: "return_fee", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: -returnFee, taxRate: feeTaxRate }));
     } else {
       const fallback = input.options?.returnFeeFallback ?? "discount_line";
       if (fallback === "reject") {
@@ -185,7 +197,7 @@ export function planRefund(input: RefundPlanInput): RefundRequest {
         );
       }
       if (fallback === "amount_only") return base;
-      extraLines.push(line({ name: feeName, type: "discount", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: -fee, taxRate: feeTaxRate }));
+      extraLines.unshift(line({ name: feeName, type: "discount", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: -returnFee, taxRate: feeTaxRate }));
     }
   }
 
@@ -212,4 +224,31 @@ function foldToLimit(lines: OrderLine[], limit: number): OrderLine[] {
     .filter(([, total]) => total !== 0)
     .map(([rate, total]) => line({ name: `Other returned items (${rate / 100} % tax)`, type: "physical", quantity: 1, unitPrice: total, taxRate: rate }));
   return [...lines.slice(0, keep), ...folded];
+}
+
+/**
+ * Giving a charged return fee back (Klarna: "send a new refund including the amount previously charged
+ * as a return fee"). The exact line shape is unpublished: a positive `return_fee` line is the natural
+ * reading; where Klarna refuses it, the amount alone.
+ */
+export function planReturnFeeRefund(input: {
+  amount: number;
+  fee: { name: string; taxRate: number };
+  reference: string;
+  allowReturnFeeLine: boolean;
+}): RefundRequest {
+  const amount = requireInt(input.amount, "amount", 1);
+  const base: RefundRequest = { refunded_amount: amount, reference: text(input.reference), description: "Return fee refunded" };
+  if (!input.allowReturnFeeLine) return base;
+  return {
+    ...base,
+    order_lines: [line({ name: input.fee.name, type: "return_fee", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: amount, taxRate: input.fee.taxRate })],
+  };
+}
+
+/** A refund of an amount without lines (a manual refund, a swap's price difference). */
+export function planAmountRefund(input: { amount: number; reference: string; description: string }): RefundRequest {
+  const amount = requireInt(input.amount, "amount", 0);
+  if (amount > MAX_AMOUNT) throw new RefundPlanError("AMOUNT_TOO_LARGE", "amount", `exceeds Klarna's maximum of ${MAX_AMOUNT}`);
+  return { refunded_amount: amount, reference: text(input.reference), description: text(input.description) };
 }
