@@ -3,10 +3,10 @@ import { KlarnaApiError } from "../../src/klarna/errors";
 import { lineArithmeticProblem, sumTotals } from "../../src/klarna/order-lines";
 import { RefundPlanError } from "../../src/klarna/refund-plan";
 import { cartOrderLines, sessionFromCart } from "../../src/medusa/cart-lines";
-import { klarnaUnitAndDiscount, medusaLineRefund, medusaShippingTotal, medusaUnitGross } from "../../src/medusa/medusa-totals";
+import { klarnaUnitAndDiscount } from "../../src/klarna/order-lines";
+import { medusaLineRefund, medusaShippingTotal, medusaUnitGross } from "../../src/medusa/medusa-totals";
 import { parseOptions, KlarnaOptionsError } from "../../src/medusa/options";
-import { paymentError } from "../../src/medusa/payment-error";
-import { RefundConflictError } from "../../src/medusa/refunds";
+import { KlarnaPluginRefusal, paymentError } from "../../src/medusa/payment-error";
 import { sessionBody, checkSessionAmounts } from "../../src/emulator/rules";
 
 describe("the one error mapper: what the admin reads", () => {
@@ -53,7 +53,7 @@ describe("the one error mapper: what the admin reads", () => {
     const errors = [
       klarna({ status: 500 }),
       new RefundPlanError("INVALID_INPUT", "items[0].quantity", "must be an integer"),
-      new RefundConflictError("ALREADY_REFUNDED", "Return ret_1 was already refunded.", { klarna_refund_id: "r1" }),
+      new KlarnaPluginRefusal("ALREADY_REFUNDED", "Return ret_1 was already refunded.", { klarna_refund_id: "r1" }),
       new Error("boom"),
       "a string",
     ];
@@ -178,10 +178,17 @@ describe("plugin options", () => {
       "username: required",
       "region: Invalid enum value. Expected 'eu' | 'na' | 'oc', received 'moon'",
       "base_url: Invalid url",
-      "return_fee_markets.0: must be ISO 3166-1 alpha-2",
+      "return_fee_markets.0: must be an ISO 3166-1 alpha-2 country code (e.g. DE)",
       "(options): unknown option(s) extra",
     ]);
     expect(err!.message).not.toContain("s3cret-value");
+  });
+
+  it("base_url must be http(s), and return-fee markets real ISO 3166 countries", () => {
+    expect(() => parseOptions({ username: "u", password: "p", base_url: "ftp://proxy.example" })).toThrow(/base_url: must be an http\(s\) URL/);
+    expect(() => parseOptions({ username: "u", password: "p", base_url: "file:///etc/passwd" })).toThrow(/base_url: must be an http\(s\) URL/);
+    expect(() => parseOptions({ username: "u", password: "p", return_fee_markets: ["DE", "XX"] })).toThrow(/return_fee_markets.1: must be an ISO 3166-1 alpha-2 country code/);
+    expect(parseOptions({ username: "u", password: "p", return_fee_markets: ["de", "IT"] }).return_fee_markets).toEqual(["DE", "IT"]);
   });
 
   it("refuses credentials in base_url and plain http for live", () => {

@@ -1,5 +1,8 @@
 import { json, NextFunction, Request, Response } from "express";
+import { PROCESSOR_KEY } from "../medusa/identifiers";
+import { KlarnaPluginRefusal } from "../medusa/payment-error";
 import { finishScope, RefundContext, runWithRefundContext } from "../medusa/refund-context";
+import type KlarnaPaymentProcessor from "../services/klarna";
 
 /**
  * Tells the processor which refund a `refundPayment` call belongs to. Medusa 1.20 applies a plugin's
@@ -41,6 +44,11 @@ const ROUTES: Array<{ matcher: string; pattern: RegExp; context: ContextOf }> = 
     context: (_req, m) => ({ kind: "capture", order_id: decodeURIComponent(m[1]) }),
   },
   {
+    matcher: "/admin/returns/:id/cancel",
+    pattern: /^\/admin\/returns\/([^/?#]+)\/cancel\/?(?:[?#].*)?$/,
+    context: (_req, m) => ({ kind: "return_cancel", return_id: decodeURIComponent(m[1]) }),
+  },
+  {
     matcher: "/admin/orders/:id/claims",
     pattern: /^\/admin\/orders\/([^/?#]+)\/claims\/?(?:[?#].*)?$/,
     context: (_req, m) => ({ kind: "claim", order_id: decodeURIComponent(m[1]) }),
@@ -69,19 +77,20 @@ function refundContextMiddleware(route: (typeof ROUTES)[number]) {
       const m = req.originalUrl.match(route.pattern);
       const context = m ? route.context(req, m) : undefined;
       if (!context) return next();
+      if (context.kind === "return_cancel") return settleBeforeReturnCancel(req, res, next, context.return_id);
       const { scope } = runWithRefundContext(context, () => {
-        if (context.kind === "capture") surfaceCaptureFailure(res, () => scope.failures);
+        if (context.kind === "capture") surfaceCaptureFailure(req, res, context.order_id, () => scope.failures);
         next();
       });
-      // The scope ends (its ledger locks are released) when Medusa's handler answers: by then its
-      // transaction has committed or rolled back. Hooking res.end rather than the socket's "close"
-      // matters when the admin's browser gives up early: the handler is still running then.
+      // The scope ends (its lease is released) when Medusa's handler answers: by then its transaction
+      // has committed or rolled back, and the status says which. Hooking res.end rather than the
+      // socket's "close" matters when the admin's browser gives up early: the handler is still running.
       let done = false;
       const finish = () => {
         if (done) return;
         done = true;
         clearTimeout(safety);
-        void finishScope(scope);
+        void finishScope(scope, { committed: res.statusCode < 400 });
       };
       const end = res.end.bind(res) as (...a: unknown[]) => Response;
       res.end = ((...a: unknown[]) => {
@@ -90,29 +99,71 @@ function refundContextMiddleware(route: (typeof ROUTES)[number]) {
         return out;
       }) as typeof res.end;
       res.once("finish", finish);
-      // A handler that never answers must not hold a lock forever.
+      // A handler that never answers must not hold a lease forever (it lapses anyway once unrenewed).
       const safety = setTimeout(finish, 10 * 60_000);
       safety.unref();
     });
   };
 }
 
+function processorOf(req: Request): KlarnaPaymentProcessor | undefined {
+  try {
+    return (req as unknown as { scope: { resolve(name: string): unknown } }).scope.resolve(PROCESSOR_KEY) as KlarnaPaymentProcessor;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Cancelling a return whose refund Klarna may have made (its answer was lost, or Medusa rolled back)
+ * would leave Klarna's money with no return to record it: settle it against Klarna's order first, and
+ * refuse the cancel if Klarna refunded (the admin receives the return instead) or cannot tell.
+ */
+function settleBeforeReturnCancel(req: Request, res: Response, next: NextFunction, returnId: string): void {
+  const processor = processorOf(req);
+  if (!processor) return next();
+  processor
+    .plugin()
+    .settleBeforeReturnCancel(returnId)
+    .then(
+      () => next(),
+      (err) => {
+        if (err instanceof KlarnaPluginRefusal) {
+          res.status(400).json({ type: "not_allowed", code: err.code, message: err.message });
+          return;
+        }
+        next(err);
+      },
+    );
+}
+
 /**
  * Medusa 1.20 catches a failed capture (OrderService.capturePayment), saves the order as
- * "requires_action" and answers 200: the admin never learns why. When Klarna refused or failed the
- * capture in this request, answer 400 with Klarna's message instead (the order stays uncaptured and
- * the capture can be retried).
+ * "requires_action" and answers 200: the admin never learns why, and the dashboard then shows no
+ * capture button. When Klarna refused or failed the capture in this request, the order goes back to
+ * "awaiting" (in a transaction of the plugin's own, after Medusa's has committed) and the answer is a
+ * 400 with Klarna's message: the capture can simply be retried.
  */
-function surfaceCaptureFailure(res: Response, failures: () => Array<{ error: string; code: string; detail: string }>) {
+function surfaceCaptureFailure(req: Request, res: Response, orderId: string, failures: () => Array<{ error: string; code: string; detail: string }>) {
   const json = res.json.bind(res);
   res.json = (body?: unknown) => {
     const failed = failures();
-    if (res.statusCode < 300 && failed.length) {
-      const f = failed[failed.length - 1];
-      res.status(400);
-      return json({ type: "invalid_data", code: f.code, message: `${f.error}:\n${f.detail}` });
-    }
-    return json(body);
+    if (res.statusCode >= 300 || !failed.length) return json(body);
+    const f = failed[failed.length - 1];
+    res.status(400);
+    const answer = { type: "invalid_data", code: f.code, message: `${f.error}:\n${f.detail}` };
+    const scope = (req as unknown as { scope: { resolve(name: string): any } }).scope;
+    Promise.resolve()
+      .then(async () => {
+        const manager = scope.resolve("manager");
+        const orderRepository = scope.resolve("orderRepository");
+        await manager.transaction(async (m: any) => {
+          await m.withRepository(orderRepository).update({ id: orderId, payment_status: "requires_action" }, { payment_status: "awaiting" });
+        });
+      })
+      .catch(() => undefined)
+      .finally(() => json(answer));
+    return res;
   };
 }
 

@@ -1,7 +1,7 @@
-import { sumTotals, taxOf } from "../klarna/order-lines";
+import { klarnaTaxRate, klarnaUnitAndDiscount, sumTotals, taxOf } from "../klarna/order-lines";
 import type { OrderLine, SessionRequest } from "../klarna/types";
-import { klarnaTaxRate, klarnaUnitAndDiscount, medusaUnitGross } from "./medusa-totals";
-import { lineName } from "./return-reader";
+import { medusaUnitGross } from "./medusa-totals";
+import { lineName } from "./return-lines";
 
 /**
  * A Medusa cart (with totals) as Klarna Payments order lines: items with their tax and discounts,

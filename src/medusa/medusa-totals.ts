@@ -51,25 +51,3 @@ export function medusaShippingTotal(price: number, taxRates: number[], includesT
   const net = price - included;
   return net + taxRates.reduce((s, r) => s + Math.round(net * (r / 100)), 0);
 }
-
-/** Klarna's tax_rate (two implied decimals) from Medusa's percent rates: 19 → 1900. */
-export function klarnaTaxRate(ratesPercent: number[]): number {
-  return Math.round(ratesPercent.reduce((s, r) => s + r, 0) * 100);
-}
-
-/**
- * A refunded line as Klarna wants it: unit price including tax, and a non-negative discount that makes
- * quantity × unit price − discount exactly Medusa's refund for the line.
- */
-export function klarnaUnitAndDiscount(medusaValue: number, quantity: number, unitGross: number): { unitPrice: number; discount: number } {
-  // Nothing to refund for this line (zero-priced or fully discounted): the planner drops it.
-  if (quantity <= 0 || medusaValue <= 0) return { unitPrice: 0, discount: 0 };
-  let unitPrice = Math.max(0, unitGross);
-  let discount = quantity * unitPrice - medusaValue;
-  if (discount < 0) {
-    // Rounding made Medusa's value a little higher than quantity × gross unit price.
-    unitPrice = Math.ceil(medusaValue / quantity);
-    discount = quantity * unitPrice - medusaValue;
-  }
-  return { unitPrice, discount };
-}

@@ -1,12 +1,25 @@
+import { defaultCountries } from "@medusajs/utils";
 import { z } from "zod";
 import { DEFAULT_RETURN_FEE_MARKETS } from "../klarna/refund-plan";
+
+/** ISO 3166-1 alpha-2 codes, from Medusa's own country list (the one its regions use). */
+const ISO_COUNTRIES = new Set(defaultCountries.map((c: { alpha2: string }) => c.alpha2.toUpperCase()));
 
 /**
  * The plugin's options (medusa-config.js `plugins: [{ resolve: "medusa-plugin-klarna", options }]`),
  * validated when Medusa boots. A bad option stops the store with a message naming every bad field;
  * no value is ever echoed (one of them is the API password).
  */
-const url = z.string().url();
+const url = z.string().superRefine((value, ctx) => {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "Invalid url" });
+    return;
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must be an http(s) URL" });
+});
 
 export const optionsSchema = z
   .object({
@@ -31,7 +44,9 @@ export const optionsSchema = z
       .strict()
       .optional(),
     /** Markets where Klarna allows a `return_fee` line. */
-    return_fee_markets: z.array(z.string().regex(/^[A-Za-z]{2}$/, "must be ISO 3166-1 alpha-2")).default(DEFAULT_RETURN_FEE_MARKETS),
+    return_fee_markets: z
+      .array(z.string().refine((c) => ISO_COUNTRIES.has(c.toUpperCase()), "must be an ISO 3166-1 alpha-2 country code (e.g. DE)"))
+      .default(DEFAULT_RETURN_FEE_MARKETS),
     /** What to do with a return fee where Klarna allows none: a discount line, amount only, or refuse. */
     return_fee_fallback: z.enum(["discount_line", "amount_only", "reject"]).default("discount_line"),
     /**
@@ -39,6 +54,8 @@ export const optionsSchema = z
      * request to finish when it cannot tell (code paths without an HTTP request), ms.
      */
     concurrent_wait_ms: z.number().int().min(0).max(60_000).default(3000),
+    /** Medusa's admin dashboard includes the plugin's Klarna panel only when this is true. */
+    enableUI: z.boolean().default(false),
   })
   .strict();
 

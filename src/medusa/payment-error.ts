@@ -1,46 +1,85 @@
 import { KlarnaApiError } from "../klarna/errors";
 import { RefundPlanError } from "../klarna/refund-plan";
-import { RefundConflictError } from "./refunds";
 
 /**
  * The one error mapper: whatever went wrong becomes Medusa's `{ error, code, detail }`, all three
  * non-empty (Medusa only treats the object as an error when they are: payment-processor.js
- * `isPaymentProcessorError`), with a message an admin can act on. Medusa throws it as
- * MedusaError(INVALID_DATA) → HTTP 400 with `error` as the message.
+ * `isPaymentProcessorError`). Medusa throws it as MedusaError(INVALID_DATA) → HTTP 400 with the
+ * message `${error}:\n${detail}`.
+ *
+ * Two audiences. Admins (capture, refund, cancel) read Klarna's own words, its error code and
+ * correlation id, and a hint only where it is true for the case. Shoppers (checkout) read what
+ * happened and what to do, nothing internal: no codes, keys, hints about credentials.
  */
 export interface KlarnaPaymentError {
   error: string;
   code: string;
-  /**
-   * Medusa appends it to the message (`${error}:\n${detail}`), so it is a short line of references
-   * (Klarna's error code and correlation id), never an object ("[object Object]").
-   */
+  /** A short line after the message: references for admins, a reassurance for shoppers; never an object. */
   detail: string;
 }
 
 /** What was being done, as a noun: "Klarna refused the refund". */
-export type PaymentAction = "payment session" | "order" | "capture" | "refund" | "cancellation" | "order lookup";
+export type PaymentAction = "payment session" | "purchase" | "capture" | "refund" | "cancellation" | "order lookup";
 
-function hint(e: KlarnaApiError, action: PaymentAction): string {
-  if (e.outcomeUnknown && action === "refund") {
-    return " It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once.";
+const SHOPPER_ACTIONS: ReadonlySet<PaymentAction> = new Set(["payment session", "purchase"]);
+
+/** A refusal decided by the plugin itself (nothing was sent, or nothing more), with the admin's next step. */
+export class KlarnaPluginRefusal extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    /** References for the detail line: Klarna refund id, idempotency key, ledger id. */
+    readonly refs: Record<string, unknown> = {},
+    /** What a shopper reads instead, for checkout refusals. */
+    readonly shopperMessage?: string,
+  ) {
+    super(message);
+    this.name = "KlarnaPluginRefusal";
   }
-  if (e.outcomeUnknown) return " Klarna did not answer in time or is unavailable; try again in a moment.";
+}
+
+/** A refund whose outcome nobody knows: Klarna did not confirm it, and one look at its order settled nothing. */
+export class RefundOutcomeUnknown extends Error {
+  constructor(
+    readonly cause: KlarnaApiError,
+    /** What one look at Klarna's order showed. */
+    readonly checked: "not_on_order" | "order_unavailable" | "not_checked",
+    /** The refund in an admin's words: "return ret_…". */
+    readonly label: string,
+  ) {
+    super(cause.message);
+    this.name = "RefundOutcomeUnknown";
+  }
+}
+
+function refundNotAllowedHint(messages: string): string {
+  if (/no captures/i.test(messages)) return " Capture the order before refunding it.";
+  if (/over refund/i.test(messages)) return " The amount is more than what is captured and not yet refunded at Klarna.";
+  if (/return fee/i.test(messages)) {
+    return " Klarna allows a return fee only on orders captured in one single full capture, in its return-fee markets. Set the return_fee_fallback option, or refund without a return shipping charge.";
+  }
+  return "";
+}
+
+function adminHint(e: KlarnaApiError, action: PaymentAction): string {
+  const messages = e.error_messages.join(" ");
+  if (e.outcomeUnknown) {
+    return action === "refund"
+      ? " It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once."
+      : " Try again in a moment.";
+  }
   switch (e.error_code) {
     case "UNAUTHORIZED":
       return " Check the plugin's Klarna username and password, and that they belong to this region and environment.";
     case "NO_SUCH_ORDER":
       return " The Klarna order does not exist for these credentials (wrong region or environment?).";
     case "REFUND_NOT_ALLOWED":
-      return /over refund/i.test(e.error_messages.join(" "))
-        ? " The amount is more than what is captured and not yet refunded at Klarna."
-        : /return fee/i.test(e.error_messages.join(" "))
-          ? " Klarna allows a return fee only on orders captured in one single full capture, in its return-fee markets. Set the return_fee_fallback option, or refund without a return shipping charge."
-          : " Capture the order at Klarna before refunding it.";
+      return refundNotAllowedHint(messages);
     case "CAPTURE_NOT_ALLOWED":
-      return " The Klarna order cannot be captured in its current state (cancelled, expired, pending fraud review, or nothing left to capture).";
+      if (/expired/i.test(messages)) return " Klarna's authorisation has expired: ask the shopper to pay again.";
+      return "";
     case "CANCEL_NOT_ALLOWED":
-      return " A captured Klarna order cannot be cancelled; refund it instead.";
+      return /captur/i.test(messages) ? " Refund the captured amount instead." : "";
     case "TOO_MANY_REQUESTS":
       return e.retry_after_s !== undefined ? ` Klarna asks to retry after ${e.retry_after_s} s.` : " Try again in a moment.";
     default:
@@ -48,34 +87,64 @@ function hint(e: KlarnaApiError, action: PaymentAction): string {
   }
 }
 
+function shopperMessage(e: KlarnaApiError, action: PaymentAction): string {
+  if (e.outcomeUnknown || e.error_code === "UNAUTHORIZED") {
+    return "Klarna is not available right now. Please try again in a few minutes, or choose another payment method";
+  }
+  if (action === "purchase") {
+    return "Klarna could not confirm this purchase. Please choose Klarna again to confirm it, or choose another payment method";
+  }
+  return "Klarna cannot be used for this cart right now. Please try again, or choose another payment method";
+}
+
 export function paymentError(action: PaymentAction, err: unknown, secrets: string[] = []): KlarnaPaymentError {
+  const shopper = SHOPPER_ACTIONS.has(action);
   let out: KlarnaPaymentError;
-  if (err instanceof KlarnaApiError) {
-    const what = err.error_messages.join(" ") || "no message";
-    const refs = [err.error_code, err.correlation_id ? `correlation ${err.correlation_id}` : undefined].filter(Boolean).join(", ");
-    const lead = err.outcomeUnknown ? `Klarna did not confirm the ${action}` : `Klarna refused the ${action}`;
-    out = {
-      error: sentence(`${lead}: ${/[.!?]$/.test(what) ? what : what + "."}${hint(err, action)}`),
-      code: err.error_code,
-      detail: `Klarna ${refs}${err.status ? `, HTTP ${err.status}` : ""}${err.attempts && err.attempts > 1 ? `, ${err.attempts} attempts` : ""}`,
-    };
-  } else if (err instanceof RefundPlanError) {
-    out = { error: sentence(`The Klarna refund could not be prepared: ${err.message}`), code: err.code, detail: `field ${err.field}` };
-  } else if (err instanceof RefundConflictError) {
-    const refs = Object.entries(err.detail)
-      .filter(([, v]) => v !== null && v !== undefined)
+  if (err instanceof RefundOutcomeUnknown) {
+    const e = err.cause;
+    const what = klarnaSentence(e);
+    const checked =
+      err.checked === "not_on_order"
+        ? ` Klarna's order shows no refund for ${err.label} (checked just now).`
+        : err.checked === "order_unavailable"
+          ? " Klarna's order could not be read to check whether it refunded."
+          : "";
+    out = { error: sentence(`Klarna did not confirm the refund: ${what}${checked}${adminHint(e, "refund")}`), code: e.error_code, detail: adminDetail(e) };
+  } else if (err instanceof KlarnaApiError) {
+    if (shopper) {
+      out = { error: shopperMessage(err, action), code: err.error_code, detail: "No money was taken" };
+    } else {
+      const lead = err.outcomeUnknown ? `Klarna did not confirm the ${action}` : `Klarna refused the ${action}`;
+      out = { error: sentence(`${lead}: ${klarnaSentence(err)}${adminHint(err, action)}`), code: err.error_code, detail: adminDetail(err) };
+    }
+  } else if (err instanceof KlarnaPluginRefusal) {
+    const refs = Object.entries(err.refs)
+      .filter(([, v]) => v !== null && v !== undefined && v !== "")
       .map(([k, v]) => `${k} ${v}`)
       .join(", ");
-    out = { error: sentence(err.message), code: err.code, detail: refs || err.code };
+    out = shopper
+      ? { error: sentence(err.shopperMessage ?? err.message), code: err.code, detail: "No money was taken" }
+      : { error: sentence(err.message), code: err.code, detail: refs || err.code };
+  } else if (err instanceof RefundPlanError) {
+    out = { error: sentence(`The Klarna refund could not be prepared: ${err.message}`), code: err.code, detail: `field ${err.field}` };
+  } else if (shopper) {
+    out = { error: "Klarna cannot be used for this cart right now. Please try again, or choose another payment method", code: "KLARNA_PLUGIN_ERROR", detail: "No money was taken" };
   } else {
     const message = err instanceof Error ? err.message : String(err);
-    out = {
-      error: sentence(`The Klarna ${action} failed in the plugin: ${message}`),
-      code: "KLARNA_PLUGIN_ERROR",
-      detail: err instanceof Error ? err.name : typeof err,
-    };
+    out = { error: sentence(`The Klarna ${action} failed in the plugin: ${message}`), code: "KLARNA_PLUGIN_ERROR", detail: err instanceof Error ? err.name : typeof err };
   }
   return redact(out, secrets);
+}
+
+/** Klarna's own words, ending with a full stop. */
+function klarnaSentence(e: KlarnaApiError): string {
+  const what = e.error_messages.join(" ") || "no message";
+  return /[.!?]$/.test(what) ? what : what + ".";
+}
+
+function adminDetail(e: KlarnaApiError): string {
+  const refs = [e.error_code, e.correlation_id ? `correlation ${e.correlation_id}` : undefined].filter(Boolean).join(", ");
+  return `Klarna ${refs}${e.status ? `, HTTP ${e.status}` : ""}${e.attempts && e.attempts > 1 ? `, ${e.attempts} attempts` : ""}`;
 }
 
 /** Medusa adds ":" and the detail after the message: end it without a full stop. */

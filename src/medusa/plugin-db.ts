@@ -1,5 +1,6 @@
 import { DataSource } from "typeorm";
-import { KlarnaRefund } from "../models/klarna-refund";
+import { KlarnaOrderState } from "../models/klarna-order-state";
+import { LedgerEntry } from "../models/ledger-entry";
 
 /**
  * The plugin's own small connection pool to the store's database.
@@ -44,7 +45,7 @@ export class PluginDatabase {
         type: "postgres",
         url: this.url,
         schema: this.schema,
-        entities: [KlarnaRefund],
+        entities: [LedgerEntry, KlarnaOrderState],
         logging: false,
         // An idle pool must not keep a process alive (CLI commands, tests).
         extra: { max: 10, idleTimeoutMillis: 10_000, allowExitOnIdle: true, ...this.extra },

@@ -12,13 +12,26 @@ export type RefundContext =
   | { kind: "order_refund"; order_id: string; reason?: string; note?: string }
   | { kind: "payment_refund"; payment_id: string; reason?: string; note?: string }
   | { kind: "fee_waiver"; return_id: string }
+  /** Records in Medusa a refund Klarna already made (admin route adopt-refund): nothing is sent. */
+  | { kind: "adoption"; order_id: string; klarna_refund_id: string }
   /** Not a refund: Medusa swallows capture errors (order.capturePayment), the middleware surfaces them. */
-  | { kind: "capture"; order_id: string };
+  | { kind: "capture"; order_id: string }
+  /** Not a refund: cancelling a return first settles its refund against Klarna's order. */
+  | { kind: "return_cancel"; return_id: string };
+
+/** How the request that held the scope ended: whether Medusa committed what it did. */
+export interface ScopeOutcome {
+  committed: boolean;
+}
 
 export interface RequestScope {
   context: RefundContext;
   /** Run when the HTTP request is over (its transaction committed or rolled back). */
-  onFinish: Array<() => void | Promise<void>>;
+  onFinish: Array<(outcome: ScopeOutcome) => void | Promise<void>>;
+  /** Ledger entries this request settled with Klarna: Medusa records them if the request commits. */
+  entries: Set<string>;
+  /** Leases this request holds, per Klarna order (a request may refund one order more than once). */
+  leases: Map<string, unknown>;
   /** What the refunds of this request did, for the routes and the mirror into return metadata. */
   refunds: Array<{ intent: string; klarna_refund_id?: string; idempotency_key: string }>;
   /** Errors the processor returned to Medusa during this request. */
@@ -28,7 +41,7 @@ export interface RequestScope {
 const storage = new AsyncLocalStorage<RequestScope>();
 
 export function runWithRefundContext<T>(context: RefundContext, fn: () => T): { scope: RequestScope; result: T } {
-  const scope: RequestScope = { context, onFinish: [], refunds: [], failures: [] };
+  const scope: RequestScope = { context, onFinish: [], entries: new Set(), leases: new Map(), refunds: [], failures: [] };
   const result = storage.run(scope, fn);
   return { scope, result };
 }
@@ -37,13 +50,14 @@ export function currentRefundScope(): RequestScope | undefined {
   return storage.getStore();
 }
 
-export async function finishScope(scope: RequestScope): Promise<void> {
+/** Ends a scope: records what Medusa committed and releases the request's leases. Never throws. */
+export async function finishScope(scope: RequestScope, outcome: ScopeOutcome): Promise<void> {
   const tasks = scope.onFinish.splice(0);
   for (const task of tasks) {
     try {
-      await task();
+      await task(outcome);
     } catch {
-      // Releasing a lock must never break the response; the connection's end releases it anyway.
+      // Releasing a lease must never break the response; an unreleased lease lapses on its own.
     }
   }
 }

@@ -1,11 +1,9 @@
-import type { RefundPlanItem } from "../klarna/refund-plan";
-import { klarnaTaxRate, klarnaUnitAndDiscount, medusaLineRefund, medusaShippingTotal, medusaUnitGross } from "./medusa-totals";
 import { PluginDatabase } from "./plugin-db";
 
 /**
- * Reads what a refund is for (a return, a claim, the order) from the store's database, on the plugin's
- * own connection: only committed rows, i.e. the return as it was requested, never the receive in
- * progress (its received quantities come from the request context).
+ * SQL only: Medusa's orders, returns, claims, swaps, payments and refunds as plain rows, read on the
+ * plugin's own connection pool. Only committed rows: the return as it was requested, never the
+ * receive in progress (its received quantities come from the request context).
  */
 
 export interface OrderRow {
@@ -50,18 +48,10 @@ export interface ShippingRow {
   tax_rates: number[];
 }
 
-/** What the shopper saw: "Organic Cotton T-Shirt, S". */
-export function lineName(title: string, variant?: string | null): string {
-  return variant && variant !== title ? `${title}, ${variant}` : title;
-}
-
 // `includes_tax` columns exist only where the tax_inclusive_pricing feature's migration ran: read them
 // through to_jsonb, which yields null instead of failing when the column is absent.
-export class StoreReader {
-  constructor(
-    private readonly db: PluginDatabase,
-    private readonly taxInclusivePricing: () => boolean,
-  ) {}
+export class StoreQueries {
+  constructor(private readonly db: PluginDatabase) {}
 
   private static ORDER_COLUMNS = `o.id, o.display_id, o.currency_code, o.tax_rate,
     (SELECT d.id FROM order_discounts od
@@ -77,12 +67,12 @@ export class StoreReader {
        FROM line_item_adjustment a WHERE a.item_id = li.id) AS adjustments`;
 
   async orderByCart(cartId: string): Promise<OrderRow | undefined> {
-    const rows = await this.db.query<OrderRow>(`SELECT ${StoreReader.ORDER_COLUMNS} FROM "order" o WHERE o.cart_id = $1`, [cartId]);
+    const rows = await this.db.query<OrderRow>(`SELECT ${StoreQueries.ORDER_COLUMNS} FROM "order" o WHERE o.cart_id = $1`, [cartId]);
     return rows[0];
   }
 
   async order(orderId: string): Promise<OrderRow | undefined> {
-    const rows = await this.db.query<OrderRow>(`SELECT ${StoreReader.ORDER_COLUMNS} FROM "order" o WHERE o.id = $1`, [orderId]);
+    const rows = await this.db.query<OrderRow>(`SELECT ${StoreQueries.ORDER_COLUMNS} FROM "order" o WHERE o.id = $1`, [orderId]);
     return rows[0];
   }
 
@@ -107,7 +97,7 @@ export class StoreReader {
               ) END AS shipping
          FROM "return" r
          LEFT JOIN swap s ON s.id = r.swap_id
-         LEFT JOIN LATERAL (SELECT ${StoreReader.ORDER_COLUMNS} FROM "order" o WHERE o.id = COALESCE(r.order_id, s.order_id)) ord ON true
+         LEFT JOIN LATERAL (SELECT ${StoreQueries.ORDER_COLUMNS} FROM "order" o WHERE o.id = COALESCE(r.order_id, s.order_id)) ord ON true
          LEFT JOIN shipping_method sm ON sm.return_id = r.id
          LEFT JOIN shipping_option so ON so.id = sm.shipping_option_id
         WHERE r.id = $1
@@ -132,14 +122,14 @@ export class StoreReader {
   async returnLines(returnId: string, itemIds?: string[]): Promise<LineRow[]> {
     if (itemIds && itemIds.length) {
       return this.db.query<LineRow>(
-        `SELECT ${StoreReader.LINE_COLUMNS}, 0 AS quantity
+        `SELECT ${StoreQueries.LINE_COLUMNS}, 0 AS quantity
            FROM line_item li LEFT JOIN product_variant pv ON pv.id = li.variant_id
           WHERE li.id = ANY($1) ORDER BY li.created_at, li.id`,
         [itemIds],
       );
     }
     return this.db.query<LineRow>(
-      `SELECT ${StoreReader.LINE_COLUMNS}, ri.quantity
+      `SELECT ${StoreQueries.LINE_COLUMNS}, ri.quantity
          FROM return_item ri
          JOIN line_item li ON li.id = ri.item_id
          LEFT JOIN product_variant pv ON pv.id = li.variant_id
@@ -162,7 +152,7 @@ export class StoreReader {
 
   async claimLines(claimId: string): Promise<LineRow[]> {
     return this.db.query<LineRow>(
-      `SELECT ${StoreReader.LINE_COLUMNS}, ci.quantity
+      `SELECT ${StoreQueries.LINE_COLUMNS}, ci.quantity
          FROM claim_item ci
          JOIN line_item li ON li.id = ci.item_id
          LEFT JOIN product_variant pv ON pv.id = li.variant_id
@@ -172,69 +162,108 @@ export class StoreReader {
     );
   }
 
-  /** Committed state, to tell a duplicate from a retry after a rollback. */
   async returnStatus(returnId: string): Promise<string | undefined> {
     return (await this.returnRow(returnId))?.status;
   }
-  async claimPaymentStatus(claimId: string): Promise<string | undefined> {
-    const rows = await this.db.query<{ payment_status: string }>(`SELECT payment_status FROM claim_order WHERE id = $1`, [claimId]);
-    return rows[0]?.payment_status;
+  async claimState(claimId: string): Promise<{ payment_status: string; canceled_at: Date | null } | undefined> {
+    const rows = await this.db.query<{ payment_status: string; canceled_at: Date | null }>(`SELECT payment_status, canceled_at FROM claim_order WHERE id = $1`, [claimId]);
+    return rows[0];
   }
-  async swapPaymentStatus(swapId: string): Promise<string | undefined> {
-    const rows = await this.db.query<{ payment_status: string }>(`SELECT payment_status FROM swap WHERE id = $1`, [swapId]);
-    return rows[0]?.payment_status;
-  }
-  async refundCount(orderId: string): Promise<number> {
-    const rows = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM refund WHERE order_id = $1`, [orderId]);
-    return Number(rows[0]?.n ?? 0);
+  async swapState(swapId: string): Promise<{ payment_status: string; canceled_at: Date | null } | undefined> {
+    const rows = await this.db.query<{ payment_status: string; canceled_at: Date | null }>(`SELECT payment_status, canceled_at FROM swap WHERE id = $1`, [swapId]);
+    return rows[0];
   }
   async paymentOrderId(paymentId: string): Promise<string | undefined> {
     const rows = await this.db.query<{ order_id: string | null }>(`SELECT order_id FROM payment WHERE id = $1`, [paymentId]);
     return rows[0]?.order_id ?? undefined;
   }
-
+  /** What Medusa will record as captured for a cart's Klarna payment (PaymentProviderService.createPayment: the cart total). */
+  async klarnaPaymentAmount(cartId: string): Promise<number | undefined> {
+    const rows = await this.db.query<{ amount: number }>(
+      `SELECT amount FROM payment WHERE cart_id = $1 AND provider_id = 'klarna' ORDER BY created_at DESC LIMIT 1`,
+      [cartId],
+    );
+    return rows[0] ? Number(rows[0].amount) : undefined;
+  }
+  /** Medusa refunds of an order with this note (the plugin's own notes name what they were for). */
+  async refundsWithNote(orderId: string, note: string): Promise<number> {
+    const rows = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM refund WHERE order_id = $1 AND note = $2`, [orderId, note]);
+    return Number(rows[0]?.n ?? 0);
+  }
+  /** Medusa refunds of an order made by hand (not a return, claim or swap, nor one the plugin named), of an amount. */
+  async manualRefunds(orderId: string, amount: number): Promise<number> {
+    const rows = await this.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM refund WHERE order_id = $1 AND amount = $2 AND reason NOT IN ('return', 'claim', 'swap')
+          AND (note IS NULL OR (note NOT LIKE 'Klarna return fee of return % refunded' AND note NOT LIKE 'Klarna refund % recorded%'))`,
+      [orderId, amount],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
   /**
-   * Returned lines as the refund planner wants them: each line's value is what Medusa 1.20 refunds
-   * for it (getLineItemRefund: unit price, tax lines, the order's discount allocation), written as a
-   * tax-inclusive unit price and a discount.
+   * Medusa's books of a Klarna order: its captured Klarna payments, and their refunds (Medusa's
+   * order refunds carry no payment id, PaymentProviderService.refundPayment; a payment's refund does).
    */
-  planItems(order: OrderRow, lines: LineRow[], quantities?: Map<string, number>): RefundPlanItem[] {
-    const inclusive = this.taxInclusivePricing();
-    const legacyTaxRate = order.tax_rate === null || order.tax_rate === undefined ? null : Number(order.tax_rate);
-    return lines.map((l) => {
-      const rates = (l.tax_rates ?? []).map(Number);
-      const adjustmentsTotal =
-        (l.allow_discounts && order.discount_id
-          ? l.adjustments.filter((a) => a.discount_id === order.discount_id).reduce((s, a) => s + Number(a.amount), 0)
-          : 0) + l.adjustments.filter((a) => a.discount_id === null).reduce((s, a) => s + Number(a.amount), 0);
-      const quantity = quantities?.get(l.item_id) ?? Number(l.quantity);
-      const spec = {
-        unitPrice: Number(l.unit_price),
-        orderedQuantity: Number(l.ordered_quantity),
-        quantity,
-        adjustmentsTotal,
-        taxRates: rates,
-        includesTax: inclusive && Boolean(l.includes_tax),
-        legacyTaxRate,
-      };
-      const value = medusaLineRefund(spec);
-      const { unitPrice, discount } = klarnaUnitAndDiscount(value, quantity, medusaUnitGross(spec));
-      return {
-        name: lineName(l.title, l.description),
-        reference: l.sku ?? undefined,
-        quantity,
-        unitPrice,
-        discount,
-        taxRate: klarnaTaxRate(legacyTaxRate !== null ? [legacyTaxRate] : rates),
-      };
-    });
+  async medusaBooks(klarnaOrderId: string): Promise<MedusaBooks> {
+    const [row] = await this.db.query<{ order_id: string | null; display_id: number | null; currency_code: string | null; captured: string; authorized: string; refunds: MedusaBooks["refunds"] }>(
+      `WITH p AS (SELECT id, order_id, amount, captured_at, currency_code FROM payment
+                   WHERE provider_id = 'klarna' AND data->>'order_id' = $1)
+       SELECT (SELECT order_id FROM p WHERE order_id IS NOT NULL LIMIT 1) AS order_id,
+              (SELECT o.display_id FROM "order" o WHERE o.id = (SELECT order_id FROM p WHERE order_id IS NOT NULL LIMIT 1)) AS display_id,
+              (SELECT currency_code FROM p LIMIT 1) AS currency_code,
+              COALESCE((SELECT sum(amount) FROM p WHERE captured_at IS NOT NULL), 0) AS captured,
+              COALESCE((SELECT sum(amount) FROM p), 0) AS authorized,
+              COALESCE((SELECT json_agg(json_build_object('id', r.id, 'amount', r.amount, 'reason', r.reason, 'note', r.note, 'created_at', r.created_at) ORDER BY r.created_at)
+                          FROM refund r WHERE r.payment_id IN (SELECT id FROM p)
+                             OR (r.payment_id IS NULL AND r.order_id IN (SELECT order_id FROM p))), '[]') AS refunds`,
+      [klarnaOrderId],
+    );
+    const refunds = (row?.refunds ?? []).map((r) => ({ ...r, amount: Number(r.amount) }));
+    return {
+      order_id: row?.order_id ?? null,
+      display_id: row?.display_id ?? null,
+      currency_code: row?.currency_code ?? null,
+      captured: Number(row?.captured ?? 0),
+      authorized: Number(row?.authorized ?? 0),
+      refunded: refunds.reduce((sum, r) => sum + r.amount, 0),
+      refunds,
+    };
   }
+  /** The Klarna order paying for a Medusa order (its Klarna payment's data). */
+  async klarnaOrderOf(orderId: string): Promise<{ klarna_order_id: string; payment_id: string; currency_code: string } | undefined> {
+    const rows = await this.db.query<{ klarna_order_id: string; payment_id: string; currency_code: string }>(
+      `SELECT data->>'order_id' AS klarna_order_id, id AS payment_id, currency_code FROM payment
+        WHERE order_id = $1 AND provider_id = 'klarna' AND data->>'order_id' IS NOT NULL ORDER BY created_at LIMIT 1`,
+      [orderId],
+    );
+    return rows[0];
+  }
+  /**
+   * Klarna orders with activity since `since` (their ledger, their Medusa payment or refunds changed),
+   * plus those whose last reconciliation found a difference; all of them when `since` is null.
+   */
+  async klarnaOrdersWithActivity(since: Date | null, limit: number): Promise<string[]> {
+    const rows = await this.db.query<{ id: string }>(
+      `SELECT id FROM (
+         SELECT p.data->>'order_id' AS id FROM payment p
+          WHERE p.provider_id = 'klarna' AND p.data->>'order_id' IS NOT NULL AND p.order_id IS NOT NULL
+            AND ($1::timestamptz IS NULL OR p.updated_at >= $1
+                 OR EXISTS (SELECT 1 FROM refund r WHERE r.payment_id = p.id AND r.created_at >= $1))
+         UNION SELECT klarna_order_id FROM klarna_refund WHERE $1::timestamptz IS NULL OR updated_at >= $1
+         UNION SELECT klarna_order_id FROM klarna_order_state WHERE agrees = false
+       ) a WHERE id IS NOT NULL LIMIT $2`,
+      [since, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+}
 
-  /** The return shipping charge as the planner wants it (price plus its tax lines, as Medusa withholds it). */
-  shippingCharge(shipping: ShippingRow | undefined): { name: string; amount: number; taxRate: number } | undefined {
-    if (!shipping) return undefined;
-    const rates = (shipping.tax_rates ?? []).map(Number);
-    const amount = medusaShippingTotal(Number(shipping.price), rates, this.taxInclusivePricing() && shipping.includes_tax);
-    return { name: shipping.name, amount, taxRate: klarnaTaxRate(rates) };
-  }
+export interface MedusaBooks {
+  order_id: string | null;
+  display_id: number | null;
+  currency_code: string | null;
+  /** Σ amount of the captured Klarna payments. */
+  captured: number;
+  authorized: number;
+  refunded: number;
+  refunds: Array<{ id: string; amount: number; reason: string; note: string | null; created_at: string }>;
 }

@@ -1,16 +1,18 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from "typeorm";
 
-export type KlarnaRefundStatus = "pending" | "succeeded" | "failed" | "unknown";
-export type RefundKind = "return" | "claim" | "swap" | "order_refund" | "payment_refund" | "fee_waiver" | "unattributed";
+export type LedgerStatus = "pending" | "succeeded" | "failed" | "unknown";
+export type RefundKind = "return" | "claim" | "swap" | "order_refund" | "payment_refund" | "fee_waiver" | "adoption" | "unattributed";
+/** What Medusa did with a refund Klarna made (see medusa/refund-decision.ts). */
+export type MedusaState = "recorded" | "not_recorded" | "adopted" | null;
 
 /**
- * The refund ledger: one row per refund intent (a return, a claim, a swap, a manual refund), written
- * and committed before Klarna is called, so its idempotency key outlives a rollback of the request
- * that asked for the refund. Holds no credential.
+ * One entry of the refund ledger (table `klarna_refund`): one per refund intent (a return, a claim, a
+ * swap, a manual refund, a fee give-back), written and committed before Klarna is called, so its
+ * idempotency key outlives a rollback of the request that asked for the refund. Holds no credential.
  */
 @Entity("klarna_refund")
 @Index("IDX_klarna_refund_intent", ["klarna_order_id", "intent"], { unique: true })
-export class KlarnaRefund {
+export class LedgerEntry {
   @PrimaryColumn({ type: "uuid" })
   id!: string;
 
@@ -35,7 +37,7 @@ export class KlarnaRefund {
   @Column({ type: "varchar" })
   source!: string;
 
-  /** Klarna-Idempotency-Key (UUID v4), reused on every retry while the outcome is unknown. */
+  /** Klarna-Idempotency-Key (UUID v4), reused on every retry while it may have made a refund. */
   @Column({ type: "uuid" })
   idempotency_key!: string;
 
@@ -45,11 +47,15 @@ export class KlarnaRefund {
   @Column({ type: "varchar", nullable: true })
   currency_code!: string | null;
 
+  /** The `reference` sent to Klarna: how the refund is found on Klarna's order. */
+  @Column({ type: "varchar", nullable: true })
+  reference!: string | null;
+
   @Column({ type: "jsonb", nullable: true })
   request!: Record<string, unknown> | null;
 
   @Column({ type: "varchar" })
-  status!: KlarnaRefundStatus;
+  status!: LedgerStatus;
 
   @Column({ type: "varchar", nullable: true })
   klarna_refund_id!: string | null;
@@ -60,7 +66,7 @@ export class KlarnaRefund {
   @Column({ type: "jsonb", nullable: true })
   error!: Record<string, unknown> | null;
 
-  /** Notes on what the plugin decided (fallbacks, fee treatment). */
+  /** Notes on what the plugin decided (fallbacks, fee treatment, adoptions). */
   @Column({ type: "jsonb", nullable: true })
   notes!: string[] | null;
 
@@ -71,12 +77,17 @@ export class KlarnaRefund {
   @Column({ type: "timestamptz", nullable: true })
   key_first_sent_at!: Date | null;
 
-  /** The attempt holding the row (a lease, released when its HTTP request is over). */
-  @Column({ type: "uuid", nullable: true })
-  claimed_by!: string | null;
-
+  /** When the current key was last sent: a request this recent may still be in flight at Klarna. */
   @Column({ type: "timestamptz", nullable: true })
-  claimed_until!: Date | null;
+  last_sent_at!: Date | null;
+
+  /** recorded: Medusa committed it; not_recorded: its request ended without; adopted: another entry recorded it. */
+  @Column({ type: "varchar", nullable: true })
+  medusa_state!: MedusaState;
+
+  /** The entry that recorded this refund in Medusa in its place. */
+  @Column({ type: "uuid", nullable: true })
+  adopted_by!: string | null;
 
   @CreateDateColumn({ type: "timestamptz" })
   created_at!: Date;

@@ -1,25 +1,27 @@
 import type { SubscriberArgs, SubscriberConfig } from "@medusajs/medusa";
+import { PROCESSOR_KEY } from "../medusa/identifiers";
 import type KlarnaPaymentProcessor from "../services/klarna";
 
 /**
  * After a received return is committed (`order.items_returned`), mirrors what the plugin did at Klarna
  * into `return.metadata.klarna`, so admins and other tools see the idempotency key and Klarna refund id.
  * Runs after the commit: writing the return row from inside refundPayment would deadlock on the
- * receive transaction's lock.
+ * receive transaction's lock. Writes in a transaction of its own (Medusa's services are singletons).
  */
 export default async function klarnaReturnMetadata({ data, container }: SubscriberArgs<{ id: string; return_id?: string }>): Promise<void> {
   const returnId = data?.return_id;
   if (!returnId) return;
   let processor: KlarnaPaymentProcessor;
   try {
-    processor = container.resolve("pp_klarna");
+    processor = container.resolve(PROCESSOR_KEY);
   } catch {
     return;
   }
   const klarna = await processor.returnMetadata(returnId);
   if (!klarna) return;
+  const manager = container.resolve("manager") as any;
   const returnService = container.resolve("returnService") as any;
-  await returnService.update(returnId, { metadata: { klarna } });
+  await manager.transaction((m: any) => returnService.withTransaction(m).update(returnId, { metadata: { klarna } }));
 }
 
 export const config: SubscriberConfig = {

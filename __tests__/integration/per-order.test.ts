@@ -1,0 +1,302 @@
+import { v4 as uuidv4 } from "uuid";
+import { books, expectBooksAgree } from "../support/books";
+import {
+  capturedOrder,
+  checkoutWithKlarna,
+  journalSpecProblems,
+  klarnaPosts,
+  ledgerRows,
+  receive,
+  requestReturn,
+  startStore,
+  TestStore,
+  waitFor,
+} from "../support/store";
+
+/**
+ * Klarna's money and Medusa's books agree per Klarna order, whatever happens: sequences found by
+ * trying the store as an attacker and an unlucky admin would, outside the single-request paths.
+ * Real store, real PostgreSQL, the emulator as Klarna.
+ */
+let s: TestStore;
+beforeAll(async () => {
+  s = await startStore();
+  // A Medusa-side failure after Klarna refunded: while armed for an order, its refund row cannot be
+  // written and the whole Medusa transaction rolls back.
+  await s.db.query(`CREATE TABLE test_fail_refund (order_id text PRIMARY KEY)`);
+  await s.db.query(`
+    CREATE FUNCTION test_fail_refund() RETURNS trigger AS $$
+    BEGIN
+      IF EXISTS (SELECT 1 FROM test_fail_refund WHERE order_id = NEW.order_id) THEN
+        RAISE EXCEPTION 'forced failure after Klarna refunded';
+      END IF;
+      RETURN NEW;
+    END $$ LANGUAGE plpgsql`);
+  await s.db.query(`CREATE TRIGGER test_fail_refund BEFORE INSERT ON refund FOR EACH ROW EXECUTE FUNCTION test_fail_refund()`);
+}, 180_000);
+afterAll(() => s?.stop());
+beforeEach(async () => {
+  await s.k.control("DELETE", "/journal");
+  await s.k.control("DELETE", "/faults");
+  await s.k.control("PATCH", "/settings", { in_flight_duplicate: "wait" });
+  await s.db.query(`DELETE FROM test_fail_refund`);
+});
+afterEach(async () => {
+  expect(await journalSpecProblems(s)).toEqual([]);
+});
+
+const armRollback = (orderId: string) => s.db.query(`INSERT INTO test_fail_refund VALUES ($1)`, [orderId]);
+const disarmRollback = () => s.db.query(`DELETE FROM test_fail_refund`);
+const REFUNDS = "/ordermanagement/v1/orders/*/refunds";
+const S = () => s.seed.variants[0].id;
+const L = () => s.seed.variants[1].id;
+
+async function orderWithReturn() {
+  const { order, klarnaOrderId } = await capturedOrder(s);
+  const tee = order.items.find((i: any) => i.variant_id === S());
+  const items = [{ item_id: tee.id, quantity: 1 }];
+  const ret = await requestReturn(s, order, items);
+  await s.k.control("DELETE", "/journal");
+  return { order, klarnaOrderId, tee, ret, items };
+}
+
+describe("checkout: a Klarna order is accepted only for its own cart", () => {
+  it("an authorization token replayed on a bigger cart pays for nothing: the cart is refused, Klarna keeps one order", async () => {
+    const a = await checkoutWithKlarna(s);
+    expect(a.completed.body.type).toBe("order");
+    const tokenA = a.auth.authorization_token as string;
+    const ordersBefore = s.k.emulator.state.orders.size;
+
+    // Cart B (three large shirts) gets cart A's token, as a hostile shopper would send it.
+    const b = await checkoutWithKlarna(s, { items: [{ variant_id: L(), quantity: 3 }], authorize: { approved: false } });
+    expect((await s.store().post(`/store/carts/${b.cartId}/payment-sessions/klarna`, { data: { authorization_token: tokenA } })).status).toBe(200);
+    const completed = await s.store().post(`/store/carts/${b.cartId}/complete`);
+    expect(completed.status).toBeGreaterThanOrEqual(400);
+    expect(completed.status).toBeLessThan(500);
+    expect(completed.body.message).toMatch(/^The Klarna payment does not belong to this cart/);
+    expect(completed.body.message).not.toMatch(/idempotency|password|username|correlation/i);
+
+    const { body } = await s.store().get(`/store/carts/${b.cartId}`);
+    expect(body.cart.completed_at).toBeNull();
+    expect(await s.db.query(`SELECT id FROM "order" WHERE cart_id = $1`, [b.cartId])).toEqual([]);
+    // No Klarna order pays for cart B; cart A's order is unchanged.
+    const orders = [...s.k.emulator.state.orders.values()];
+    expect(orders.filter((o) => o.merchant_reference1 === b.cartId)).toEqual([]);
+    expect(s.k.emulator.state.orders.size).toBe(ordersBefore);
+    const aOrder = a.completed.body.data;
+    await expectBooksAgree(s, aOrder.payments[0].data.order_id);
+  });
+
+  it("a capture Klarna cannot make in full is refused, and Medusa does not call the payment captured", async () => {
+    const { completed } = await checkoutWithKlarna(s);
+    const order = completed.body.data;
+    const klarnaOrderId = order.payments[0].data.order_id;
+    // Part of it was captured in Klarna's portal and the rest released: Klarna holds 1000 of the order.
+    const key = () => ({ headers: { "Klarna-Idempotency-Key": uuidv4() } });
+    expect((await s.k.call("POST", `/ordermanagement/v1/orders/${klarnaOrderId}/captures`, { captured_amount: 1000 }, key())).status).toBe(201);
+    expect((await s.k.call("POST", `/ordermanagement/v1/orders/${klarnaOrderId}/release-remaining-authorization`, {}, key())).status).toBe(204);
+
+    const res = await s.admin().post(`/admin/orders/${order.id}/capture`);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/^Klarna holds only 10\.00 EUR of this order's \d+\.\d\d EUR/);
+    const payment = (await s.db.query(`SELECT captured_at FROM payment WHERE id = $1`, [order.payments[0].id]))[0];
+    expect(payment.captured_at).toBeNull();
+    // The admin can still act: the order is not left in "requires action" without a capture button.
+    const after = await s.admin().get(`/admin/orders/${order.id}`);
+    expect(after.body.order.payment_status).toBe("awaiting");
+  });
+});
+
+describe("fee give-backs at once", () => {
+  it("five concurrent give-backs over three returns: each fee goes back once, at Klarna and in Medusa", async () => {
+    const prepared = [];
+    for (let i = 0; i < 3; i++) {
+      const p = await orderWithReturn();
+      expect((await receive(s, p.ret.id, p.items)).status).toBe(200);
+      prepared.push(p);
+    }
+    const targets = [prepared[0], prepared[0], prepared[1], prepared[2], prepared[2]];
+    const answers = await Promise.all(targets.map((p) => s.admin().post(`/admin/klarna/returns/${p.ret.id}/waive-return-fee`)));
+    for (const p of prepared) {
+      const mine = answers.filter((_, i) => targets[i] === p);
+      expect(mine.filter((a) => a.status === 200)).toHaveLength(1);
+      for (const other of mine.filter((a) => a.status !== 200)) {
+        expect(other.status).toBe(422);
+        expect(other.body.message).toMatch(/was already given back/);
+      }
+      const b = await expectBooksAgree(s, p.klarnaOrderId);
+      expect(b.klarna.refunds.filter((r) => r.reference === `${p.ret.id}/return-fee-refund`)).toHaveLength(1);
+      expect(b.medusa.refunds.map((r) => r.amount)).toEqual([2618, 357]);
+      const metadata = await waitFor(async () => {
+        const [row] = await s.db.query(`SELECT metadata FROM "return" WHERE id = $1`, [p.ret.id]);
+        return row.metadata?.klarna?.return_fee_refund ? row.metadata.klarna : undefined;
+      });
+      expect(metadata.return_fee_refund).toMatchObject({ refund_id: expect.any(String), status: "succeeded" });
+    }
+  }, 120_000);
+});
+
+describe("an outcome Klarna never confirmed is settled against Klarna's order before money moves again", () => {
+  it("cancelling a return whose refund Klarna made (answer lost) is refused: the admin is told to receive it", async () => {
+    const { klarnaOrderId, ret, items } = await orderWithReturn();
+    await s.k.control("POST", "/faults", { method: "POST", path: REFUNDS, drop: "after", times: 3 });
+    await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
+    expect((await receive(s, ret.id, items)).status).toBe(400);
+    await s.k.control("DELETE", "/faults");
+    const klarnaRefund = (await books(s, klarnaOrderId)).klarna.refunds[0];
+
+    const cancel = await s.admin().post(`/admin/returns/${ret.id}/cancel`);
+    expect(cancel.status).toBe(400);
+    expect(cancel.body.message).toBe(
+      `Klarna already refunded 26.18 EUR for return ${ret.id} (Klarna refund ${klarnaRefund.refund_id}); the answer was lost on the way. ` +
+        `Receive the return to record that refund in Medusa: nothing will be sent to Klarna again.`,
+    );
+    const [row] = await s.db.query(`SELECT status FROM "return" WHERE id = $1`, [ret.id]);
+    expect(row.status).toBe("requested");
+    expect((await receive(s, ret.id, items)).status).toBe(200);
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.klarna.refunds).toHaveLength(1);
+  });
+
+  it("a return cancelled behind the plugin's back, then returned again: the new return adopts Klarna's refund, nothing is sent twice", async () => {
+    const { order, klarnaOrderId, ret, items } = await orderWithReturn();
+    await s.k.control("POST", "/faults", { method: "POST", path: REFUNDS, drop: "after", times: 3 });
+    await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
+    expect((await receive(s, ret.id, items)).status).toBe(400);
+    // Cancelled by code, not through the admin route (no plugin middleware sees it).
+    await s.container.resolve("manager").transaction((m: any) => s.container.resolve("returnService").withTransaction(m).cancel(ret.id));
+    await s.k.control("DELETE", "/faults");
+
+    const again = await requestReturn(s, order, items);
+    const res = await receive(s, again.id, items);
+    expect(res.status).toBe(200);
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.klarna.refunds).toHaveLength(1);
+    const rows = await ledgerRows(s, "klarna_order_id = $1", [klarnaOrderId]);
+    const adopted = rows.find((r: any) => r.intent === `return:${again.id}`);
+    expect(adopted).toMatchObject({ status: "succeeded", klarna_refund_id: b.klarna.refunds[0].refund_id });
+    expect(adopted.notes.join(" ")).toMatch(new RegExp(`adopted Klarna refund ${b.klarna.refunds[0].refund_id}, made for return ${ret.id}`));
+  });
+
+  it("a new refund of another amount is refused while an earlier one Klarna made is unrecorded, naming it and what to do", async () => {
+    const { order, klarnaOrderId, ret, items } = await orderWithReturn();
+    await s.k.control("POST", "/faults", { method: "POST", path: REFUNDS, drop: "after", times: 3 });
+    await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
+    expect((await receive(s, ret.id, items)).status).toBe(400);
+    await s.container.resolve("manager").transaction((m: any) => s.container.resolve("returnService").withTransaction(m).cancel(ret.id));
+    await s.k.control("DELETE", "/faults");
+    const klarnaRefund = (await books(s, klarnaOrderId)).klarna.refunds[0];
+
+    const manual = await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 1000, reason: "other" });
+    expect(manual.status).toBe(400);
+    expect(manual.body.message).toMatch(
+      new RegExp(`^Klarna already refunded 26\\.18 EUR for return ${ret.id} \\(Klarna refund ${klarnaRefund.refund_id}\\), which Medusa never recorded`),
+    );
+    expect(manual.body.message).toMatch(/Nothing was sent\. Record that refund first: POST \/admin\/klarna\/orders\/order_\w+\/adopt-refund/);
+    expect((await books(s, klarnaOrderId)).klarna.refunds).toHaveLength(1);
+
+    const adopt = await s.admin().post(`/admin/klarna/orders/${order.id}/adopt-refund`, { klarna_refund_id: klarnaRefund.refund_id });
+    expect(adopt.status).toBe(200);
+    await expectBooksAgree(s, klarnaOrderId);
+    expect((await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 1000, reason: "other" })).status).toBe(200);
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.klarna.refunds.map((r) => r.refunded_amount)).toEqual([2618, 1000]);
+  });
+
+  for (const [name, later] of [
+    ["409 for a duplicate still in flight", { status: 409, error_code: "CONFLICT", error_messages: ["A request with this idempotency key is already being processed."] }],
+    ["404 during a credential change", { status: 404, error_code: "NO_SUCH_ORDER", error_messages: ["Order cannot be found"] }],
+    ["401 during a credential change", { status: 401 }],
+  ] as const) {
+    it(`a 4xx after an unknown outcome (${name}) does not replace the key: Klarna refunds once`, async () => {
+      const { klarnaOrderId, ret, items } = await orderWithReturn();
+      // Attempt 1 reaches Klarna and refunds, its answer is lost; attempt 2 gets the 4xx.
+      await s.k.control("POST", "/faults", { method: "POST", path: REFUNDS, drop: "after", times: 1 });
+      await s.k.control("POST", "/faults", { method: "POST", path: REFUNDS, ...later, times: 1 });
+      await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
+      const first = await receive(s, ret.id, items);
+      expect(first.status).toBe(400);
+      expect(first.body.message).toMatch(/^Klarna did not confirm the refund/);
+      const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
+      expect(row.status).toBe("unknown");
+
+      expect((await receive(s, ret.id, items)).status).toBe(200);
+      const posts = await klarnaPosts(s, "/refunds");
+      expect(new Set(posts.map((p) => p.idempotency_key))).toEqual(new Set([row.idempotency_key]));
+      const b = await expectBooksAgree(s, klarnaOrderId);
+      expect(b.klarna.refunds).toHaveLength(1);
+    });
+  }
+
+  it("an answer lost after Klarna refunded is settled by reading the order once: the receive succeeds", async () => {
+    const { klarnaOrderId, ret, items } = await orderWithReturn();
+    await s.k.control("POST", "/faults", { method: "POST", path: REFUNDS, drop: "after", times: 3 });
+    const res = await receive(s, ret.id, items);
+    expect(res.status).toBe(200);
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.klarna.refunds).toHaveLength(1);
+    const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
+    expect(row.notes.join(" ")).toMatch(/Klarna did not confirm the refund; its order shows refund [0-9a-f-]+ with this refund's reference/);
+  });
+
+  it("when Klarna made nothing, the admin is told so after one look at the order", async () => {
+    const { klarnaOrderId, ret, items } = await orderWithReturn();
+    await s.k.control("POST", "/faults", { method: "POST", path: REFUNDS, drop: "before", times: 3 });
+    const res = await receive(s, ret.id, items);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(
+      new RegExp(`^Klarna did not confirm the refund: .*\\. Klarna's order shows no refund for return ${ret.id} \\(checked just now\\)\\. It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once`),
+    );
+    expect((await books(s, klarnaOrderId)).klarna.refunds).toHaveLength(0);
+  });
+});
+
+describe("manual refunds keep their identity", () => {
+  it("a manual refund rolled back after Klarna refunded blocks other refunds until it is retried, and the retry refunds nothing twice", async () => {
+    const { order, klarnaOrderId, ret, items } = await orderWithReturn();
+    await armRollback(order.id);
+    expect((await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 500, reason: "other", note: "goodwill" })).status).toBe(500);
+    await disarmRollback();
+    const klarnaRefund = (await books(s, klarnaOrderId)).klarna.refunds[0];
+
+    // A refund of another kind would shift Medusa's count of the order's refunds: it waits, and says why.
+    const blocked = await receive(s, ret.id, items);
+    expect(blocked.status).toBe(400);
+    expect(blocked.body.message).toBe(
+      `Klarna already refunded 5.00 EUR for a manual refund of order ${order.id} (Klarna refund ${klarnaRefund.refund_id}), which Medusa has not recorded yet. ` +
+        `Nothing was sent. Refund 5.00 EUR on order ${order.id} again first (nothing will be sent to Klarna again), then try again:\n` +
+        `klarna_refund_id ${klarnaRefund.refund_id}, ledger_id ${(await ledgerRows(s, "klarna_refund_id = $1", [klarnaRefund.refund_id]))[0].id}`,
+    );
+    const retry = await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 500, reason: "other", note: "goodwill" });
+    expect(retry.status).toBe(200);
+    expect((await receive(s, ret.id, items)).status).toBe(200);
+    // A second goodwill refund of the same amount is a refund of its own, not a retry of the first.
+    expect((await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 500, reason: "other" })).status).toBe(200);
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.klarna.refunds.map((r) => r.refunded_amount)).toEqual([500, 2618, 500]);
+    expect(b.klarna.refunds.map((r) => r.reference)).toEqual([`${order.id}/refund-1`, ret.id, `${order.id}/refund-2`]);
+  });
+});
+
+describe("reconciliation", () => {
+  it("a refund Klarna made whose Medusa transaction rolled back, and that nobody retries, is reported with both sides and what to do", async () => {
+    const { order, klarnaOrderId, ret, items } = await orderWithReturn();
+    await armRollback(order.id);
+    expect((await receive(s, ret.id, items)).status).toBe(500);
+    await disarmRollback();
+
+    const res = await s.admin().get(`/admin/klarna/reconciliation?order_id=${order.id}`);
+    expect(res.status).toBe(200);
+    const finding = res.body.orders.find((o: any) => o.klarna_order_id === klarnaOrderId);
+    expect(finding).toMatchObject({
+      order_id: order.id,
+      agrees: false,
+      klarna: { captured: order.total, refunded: 2618 },
+      medusa: { captured: order.total, refunded: 0 },
+    });
+    expect(finding.findings[0].message).toMatch(new RegExp(`Klarna refunded 26\\.18 EUR for return ${ret.id} .*Medusa has not recorded it`));
+    expect(finding.findings[0].suggested_action).toMatch(new RegExp(`Receive return ${ret.id} again`));
+    expect((await s.admin().get(`/admin/klarna/reconciliation`)).status).toBe(200);
+    expect((await s.store().get(`/admin/klarna/reconciliation`)).status).toBe(401);
+  });
+});

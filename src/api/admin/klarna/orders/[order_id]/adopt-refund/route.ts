@@ -1,0 +1,56 @@
+import type { MedusaRequest, MedusaResponse } from "@medusajs/medusa";
+import { formatMoney } from "../../../../../../klarna/money";
+import { PROCESSOR_KEY } from "../../../../../../medusa/identifiers";
+import { ADOPTION_NOTE } from "../../../../../../medusa/refund-intents";
+import { finishScope, runWithRefundContext } from "../../../../../../medusa/refund-context";
+import type KlarnaPaymentProcessor from "../../../../../../services/klarna";
+import { asAdminError, duplicate, notAllowed, notFound } from "../../../http-error";
+
+/**
+ * POST /admin/klarna/orders/:order_id/adopt-refund  { "klarna_refund_id": "…" }
+ *
+ * Records in Medusa a refund Klarna already made that Medusa never recorded (an earlier attempt whose
+ * return was cancelled, a refund made in Klarna's merchant portal): Medusa gets a refund row of that
+ * amount, and nothing is sent to Klarna. The reconciler suggests it where it fits.
+ */
+export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<void> => {
+  const orderId = req.params.order_id;
+  const klarnaRefundId = (req.body as { klarna_refund_id?: unknown } | undefined)?.klarna_refund_id;
+  if (typeof klarnaRefundId !== "string" || !klarnaRefundId) throw notAllowed("klarna_refund_id is required: the id of the refund on the Klarna order.");
+  const manager = req.scope.resolve("manager") as any;
+  const orderService = req.scope.resolve("orderService") as any;
+  const processor = req.scope.resolve(PROCESSOR_KEY) as KlarnaPaymentProcessor;
+  const plugin = processor.plugin();
+
+  const payment = await plugin.queries.klarnaOrderOf(orderId);
+  if (!payment) throw notFound(`Order ${orderId} was not paid with Klarna.`);
+  const klarnaOrder = await plugin.client.getOrder(payment.klarna_order_id);
+  const refund = klarnaOrder.refunds.find((r) => r.refund_id === klarnaRefundId);
+  if (!refund) throw notFound(`Klarna order ${payment.klarna_order_id} has no refund ${klarnaRefundId}.`);
+  const rows = await plugin.ledger.rowsForOrder(payment.klarna_order_id);
+  if (rows.some((r) => r.klarna_refund_id === klarnaRefundId && (r.medusa_state === "recorded" || r.medusa_state === "adopted"))) {
+    throw duplicate(`Medusa already records Klarna refund ${klarnaRefundId}.`);
+  }
+
+  const { scope, result } = runWithRefundContext({ kind: "adoption", order_id: orderId, klarna_refund_id: klarnaRefundId }, () =>
+    manager.transaction((m: any) => orderService.withTransaction(m).createRefund(orderId, refund.refunded_amount, "other", ADOPTION_NOTE(klarnaRefundId))),
+  );
+  let committed = false;
+  try {
+    await result;
+    committed = true;
+  } catch (err) {
+    throw asAdminError(err);
+  } finally {
+    await finishScope(scope, { committed });
+  }
+  const updated = await orderService.retrieveWithTotals(orderId, { relations: ["refunds"] });
+  res.status(200).json({
+    order: updated,
+    klarna: {
+      klarna_refund_id: klarnaRefundId,
+      amount: refund.refunded_amount,
+      message: `Recorded Klarna refund ${klarnaRefundId} (${formatMoney(refund.refunded_amount, klarnaOrder.purchase_currency)}) in Medusa. Nothing was sent to Klarna.`,
+    },
+  });
+};

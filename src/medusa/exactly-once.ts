@@ -1,0 +1,541 @@
+import type { KlarnaClient } from "../klarna/client";
+import { KlarnaApiError } from "../klarna/errors";
+import { formatMoney } from "../klarna/money";
+import { RefundPlanError } from "../klarna/refund-plan";
+import type { Order, RefundRequest } from "../klarna/types";
+import { LedgerIntent, LedgerRow, RefundLedger, rowView } from "./ledger";
+import type { KlarnaPluginOptions } from "./options";
+import { HeldLease, OrderLeases } from "./order-lease";
+import { KlarnaPluginRefusal, RefundOutcomeUnknown } from "./payment-error";
+import { decide, decideEarlier, Decision, EarlierContext, EarlierDecision, Observation } from "./refund-decision";
+import { currentRefundScope, RequestScope, ScopeOutcome } from "./refund-context";
+import { Identity, PlanContext, RefundIntents, ResolvedIntent } from "./refund-intents";
+
+/** What the processor keeps in Medusa's payment data about the Klarna order. */
+export interface KlarnaPaymentData {
+  order_id?: string;
+  cart_id?: string;
+  purchase_country?: string;
+  purchase_currency?: string;
+  capture_count?: number;
+  refunds?: Array<{ klarna_refund_id: string; amount: number; intent: string; idempotency_key: string }>;
+  [key: string]: unknown;
+}
+
+export interface RefundOutcome {
+  row: LedgerRow;
+  /** True when Klarna had already made this refund and nothing was sent now. */
+  reused: boolean;
+}
+
+/**
+ * How a refund is sent exactly once. Per Klarna order, under its lease (order-lease.ts):
+ * 1. every earlier attempt on the order whose outcome is not settled is settled against Klarna's
+ *    order and Medusa's rows, then adopted, or the new refund is refused naming it;
+ * 2. the refund's own ledger entry decides: send (keeping or replacing the key), look at Klarna's
+ *    order, reuse a refund Klarna made, or refuse.
+ * Every step is `decide()`/`decideEarlier()` (refund-decision.ts); nothing here rotates a key by itself.
+ * The happy path costs one Klarna call and two statements before it: the lease (which reads the
+ * order's ledger) and the entry with its key.
+ */
+export class RefundExecutor {
+  /** Ledger writes still in flight, per entry: a lease is released only after them. */
+  private readonly pendingWrites = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly deps: {
+      ledger: RefundLedger;
+      leases: OrderLeases;
+      intents: RefundIntents;
+      client: KlarnaClient;
+      options: KlarnaPluginOptions;
+      log?: (message: string) => void;
+      /** Called after a refund ended with an unknown outcome (the reconciler looks again later). */
+      onUnknownOutcome?: (klarnaOrderId: string) => void;
+    },
+  ) {}
+
+  /** Refunds `amount` of the Klarna order in `data`, exactly once per intent and per Klarna order. */
+  async refund(data: KlarnaPaymentData, amount: number): Promise<RefundOutcome> {
+    const klarnaOrderId = data.order_id;
+    if (typeof klarnaOrderId !== "string" || !klarnaOrderId) {
+      throw new KlarnaPluginRefusal("NO_KLARNA_ORDER", "This payment has no Klarna order: it was never authorised with Klarna, so there is nothing to refund.");
+    }
+    const scope = currentRefundScope();
+    const intent = await this.deps.intents.resolve(klarnaOrderId, typeof data.cart_id === "string" ? data.cart_id : undefined, amount, scope?.context);
+    const planContext = await this.planContext(klarnaOrderId, data);
+    const lease = await this.acquire(klarnaOrderId, intent, scope);
+    try {
+      const id = intent.identify(lease.rows);
+      let own = lease.rows.find((r) => r.intent === id.intent) ?? null;
+      if (intent.adopts) return await this.adoptKlarnaRefund(lease, intent, id, scope);
+      own = await this.settleOwnMedusaState(own, scope);
+      // A refund Klarna already made for this intent moves no money: nothing earlier needs settling.
+      if (own?.status !== "succeeded") {
+        const adopted = await this.settleEarlier(lease, intent, id, own, scope);
+        if (adopted) return adopted;
+      }
+      return await this.run(lease, intent, id, own, planContext, scope);
+    } finally {
+      if (!scope) await this.finish(lease, undefined);
+    }
+  }
+
+  /** Takes the order's lease; inside a request it is released when the request ends (finish). */
+  private async acquire(klarnaOrderId: string, intent: ResolvedIntent, scope?: RequestScope): Promise<HeldLease> {
+    const had = scope?.leases.has(klarnaOrderId);
+    const purpose = `a refund of ${formatMoney(intent.amount, intent.currency_code)}`;
+    const lease = await this.deps.leases.acquire(klarnaOrderId, intent.order_id, purpose, scope);
+    if (scope && !had) scope.onFinish.push((outcome) => this.finish(lease, scope, outcome));
+    return lease;
+  }
+
+  /**
+   * When the request is over: records whether Medusa committed the refunds this request settled with
+   * Klarna, then releases the lease. Outside a request Medusa's outcome is unknown: it stays unset
+   * and the next attempt reads Medusa's rows.
+   */
+  async finish(lease: HeldLease, scope: RequestScope | undefined, outcome?: ScopeOutcome): Promise<void> {
+    try {
+      const ids = scope ? [...scope.entries] : [];
+      await Promise.all(ids.map((id) => this.pendingWrites.get(id)?.catch(() => undefined)));
+      ids.forEach((id) => this.pendingWrites.delete(id));
+      if (outcome && ids.length) {
+        await this.deps.ledger.markMedusa(ids, outcome.committed ? "recorded" : "not_recorded").catch((err) =>
+          this.deps.log?.(`klarna: could not record Medusa's outcome for ledger entries ${ids.join(", ")}: ${err instanceof Error ? err.message : err}`),
+        );
+      }
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** Market and capture count, from payment data recorded at authorisation and capture (no Klarna call). */
+  private async planContext(klarnaOrderId: string, data: KlarnaPaymentData): Promise<PlanContext> {
+    const ctx: PlanContext = {
+      captureCount: typeof data.capture_count === "number" ? data.capture_count : 1,
+      purchaseCountry: String(data.purchase_country ?? ""),
+      allowReturnFee: true,
+    };
+    if (/^[A-Za-z]{2}$/.test(ctx.purchaseCountry)) return ctx;
+    // Payment data from before the plugin recorded them (e.g. the old Klarna plugin): ask Klarna once.
+    const order = await this.deps.client.getOrder(klarnaOrderId);
+    return { ...ctx, purchaseCountry: order.purchase_country, captureCount: order.captures.length };
+  }
+
+  /**
+   * An entry Klarna made whose Medusa outcome was never recorded (a refund started by code, a request
+   * whose end could not be written): Medusa's rows tell. Outside a request, another attempt may still
+   * be committing: wait for it up to `concurrent_wait_ms`.
+   */
+  private async settleOwnMedusaState(own: LedgerRow | null, scope?: RequestScope): Promise<LedgerRow | null> {
+    if (!own || own.status !== "succeeded" || own.medusa_state !== null || scope?.entries.has(own.id)) return own;
+    const until = Date.now() + (scope ? 0 : this.deps.options.concurrent_wait_ms);
+    for (;;) {
+      const ctx = await this.deps.intents.earlierContext(own);
+      if (ctx.recordedInMedusa) return this.deps.ledger.update(own.id, { medusa_state: "recorded" }, "Medusa had recorded it (read from Medusa's rows).");
+      if (Date.now() >= until) return own;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  // ---- earlier attempts on the same Klarna order -------------------------------------------------
+
+  private async settleEarlier(lease: HeldLease, intent: ResolvedIntent, id: Identity, own: LedgerRow | null, scope?: RequestScope): Promise<RefundOutcome | undefined> {
+    const { ledger, intents } = this.deps;
+    let order: Order | null | undefined; // undefined: not read yet; null: Klarna could not be read
+    const readOrder = async () => {
+      if (order === undefined) order = await this.deps.client.getOrder(lease.klarnaOrderId).catch(() => null);
+      return order;
+    };
+    let adoptable: LedgerRow | undefined;
+    for (const earlier of lease.rows) {
+      if (earlier.intent === id.intent || scope?.entries.has(earlier.id)) continue;
+      const adopter = earlier.adopted_by ? lease.rows.find((r) => r.id === earlier.adopted_by) : undefined;
+      if (adopter && adopter.medusa_state !== "not_recorded") continue;
+      let row = earlier;
+      let ctx: EarlierContext | null = null;
+      let observation: Parameters<typeof decideEarlier>[3] = { kind: "start" };
+      for (let step = 0; step < 8; step++) {
+        const d: EarlierDecision = decideEarlier(rowView(row)!, { amount: intent.amount }, ctx, observation);
+        if (d.do === "ignore") break;
+        if (d.do === "read_medusa") {
+          ctx = await intents.earlierContext(row);
+          continue;
+        }
+        if (d.do === "mark_recorded") {
+          row = await ledger.update(row.id, { medusa_state: "recorded" }, "Medusa had recorded it (found when settling the Klarna order).");
+          break;
+        }
+        if (d.do === "look") {
+          const o = await readOrder();
+          observation = o ? { kind: "order", refund: refundOnOrder(o, row.reference) } : { kind: "order_unavailable" };
+          continue;
+        }
+        if (d.do === "mark_not_made") {
+          row = await ledger.update(row.id, { status: "failed" }, "Klarna's order shows no refund with this entry's reference: its key made nothing.");
+          break;
+        }
+        if (d.do === "mark_made") {
+          row = await ledger.update(row.id, { status: "succeeded", klarna_refund_id: d.refundId, error: null }, `Klarna's order shows refund ${d.refundId} with this entry's reference: Klarna made it.`);
+          observation = { kind: "start" };
+          continue;
+        }
+        if (d.do === "adopt") {
+          adoptable ??= row;
+          break;
+        }
+        throw this.earlierRefusal(d, row, ctx, intent);
+      }
+    }
+    if (!adoptable || own?.status === "succeeded") return undefined;
+    const label = earlierLabel(adoptable);
+    let row = await ledger.upsertSettled(ledgerIntent(intent, id), intent.amount, id.reference, String(adoptable.klarna_refund_id), [
+      `adopted Klarna refund ${adoptable.klarna_refund_id}, made for ${label} (${formatMoney(adoptable.amount, adoptable.currency_code)}) and never recorded by Medusa; nothing was sent.`,
+    ]);
+    if (adoptable.request && !row.request) row = await ledger.update(row.id, { request: adoptable.request });
+    await ledger.update(adoptable.id, { adopted_by: row.id }, `Taken over by ${id.label}.`);
+    this.deps.log?.(`klarna: ${id.label}: adopted Klarna refund ${adoptable.klarna_refund_id} made for ${label}; nothing sent.`);
+    scope?.entries.add(row.id);
+    return { row, reused: true };
+  }
+
+  private earlierRefusal(d: Extract<EarlierDecision, { do: "refuse" }>, row: LedgerRow, ctx: EarlierContext | null, intent: ResolvedIntent): KlarnaPluginRefusal {
+    const label = earlierLabel(row);
+    const money = formatMoney(row.amount, row.currency_code ?? intent.currency_code);
+    const refs = { klarna_refund_id: row.klarna_refund_id, ledger_id: row.id };
+    switch (d.reason) {
+      case "record_earlier_first":
+        if (ctx?.retryable) {
+          return new KlarnaPluginRefusal(
+            "EARLIER_REFUND_UNRECORDED",
+            `Klarna already refunded ${money} for ${label} (Klarna refund ${row.klarna_refund_id}), which Medusa has not recorded yet. Nothing was sent. ${retryHint(row)} first (nothing will be sent to Klarna again), then try again.`,
+            refs,
+          );
+        }
+        return new KlarnaPluginRefusal(
+          "EARLIER_REFUND_UNRECORDED",
+          `Klarna already refunded ${money} for ${label} (Klarna refund ${row.klarna_refund_id}), which Medusa never recorded${row.kind === "return" ? `; the return was canceled` : ""}. Nothing was sent. ` +
+            `Record that refund first: POST /admin/klarna/orders/${row.order_id}/adopt-refund with {"klarna_refund_id":"${row.klarna_refund_id}"} (or "Record refund" in the order's Klarna panel), then try again.`,
+          refs,
+        );
+      case "earlier_in_flight":
+        return new KlarnaPluginRefusal(
+          "EARLIER_REFUND_IN_FLIGHT",
+          `An earlier refund on this Klarna order (${label}, ${money}) was sent moments ago and Klarna has not confirmed it yet. Nothing was sent. Retry in ${d.retryAfterS} s.`,
+          refs,
+        );
+      case "order_unavailable":
+        return new KlarnaPluginRefusal(
+          "KLARNA_UNAVAILABLE",
+          `An earlier refund on this Klarna order (${label}, ${money}) has an unknown outcome, and Klarna's order could not be read to settle it. Nothing was sent. Retry when Klarna answers again.`,
+          refs,
+        );
+    }
+  }
+
+  // ---- the refund itself ----------------------------------------------------------------------
+
+  private async run(
+    lease: HeldLease,
+    intent: ResolvedIntent,
+    id: Identity,
+    own: LedgerRow | null,
+    firstContext: PlanContext,
+    scope?: RequestScope,
+  ): Promise<RefundOutcome> {
+    const { ledger, client } = this.deps;
+    let row = own;
+    let planContext = firstContext;
+    let notes: string[] = [];
+    let lastError: KlarnaApiError | undefined;
+    let request: RefundRequest | undefined;
+    let d: Decision = decide(rowView(row), intent, { kind: "start" });
+    for (let step = 0; step < 10; step++) {
+      switch (d.do) {
+        case "send": {
+          try {
+            request = intent.plan(planContext, id.reference);
+          } catch (err) {
+            if (err instanceof RefundPlanError && row) {
+              await ledger.update(row.id, { status: row.status === "unknown" ? "unknown" : "failed", error: { code: err.code, field: err.field, message: err.message } });
+            }
+            throw err;
+          }
+          lease.assertHeld();
+          const keyHadUnknownOutcome = row?.status === "unknown" && d.key === "keep";
+          row = await ledger.beforeSend(ledgerIntent(intent, id), intent.amount, id.reference, request, d.key, notes);
+          notes = [];
+          let observation: Observation;
+          try {
+            const created = await client.refundOrder(lease.klarnaOrderId, request, { idempotencyKey: row.idempotency_key });
+            return this.succeeded(row, created.refundId, "answer", id, scope);
+          } catch (err) {
+            if (!(err instanceof KlarnaApiError)) throw err;
+            lastError = err;
+            observation = answerOf(err, keyHadUnknownOutcome);
+          }
+          d = decide(rowView(row), intent, observation);
+          if (d.do === "fail" && d.status === "failed") {
+            row = await ledger.update(row.id, { status: "failed", error: errorFields(lastError), correlation_id: lastError.correlation_id ?? null });
+            const fallback = await this.returnFeeFallback(lease, intent, id, request, planContext, lastError);
+            if (!fallback) throw lastError;
+            planContext = fallback.context;
+            notes = [fallback.why];
+            d = { do: "send", key: "new" };
+          } else {
+            // Klarna may have refunded: the key is kept until its order shows otherwise.
+            row = await ledger.update(row.id, { status: "unknown", error: errorFields(lastError), correlation_id: lastError.correlation_id ?? null });
+          }
+          continue;
+        }
+        case "look": {
+          let observation: Observation;
+          try {
+            const order = await client.getOrder(lease.klarnaOrderId);
+            observation = { kind: "order", refund: refundOnOrder(order, id.reference) };
+          } catch {
+            observation = { kind: "order_unavailable" };
+          }
+          d = decide(rowView(row), intent, observation, d.phase);
+          continue;
+        }
+        case "succeed":
+          return this.succeeded(row!, d.refundId, d.via, id, scope, lastError !== undefined);
+        case "fail": {
+          // status "unknown": the row already says so; the reconciler looks again later.
+          this.deps.onUnknownOutcome?.(lease.klarnaOrderId);
+          if (!lastError) throw new KlarnaPluginRefusal("KLARNA_UNAVAILABLE", `Klarna could not be asked about ${id.label}. Nothing was sent. Retry in a moment.`);
+          throw d.status === "unknown" ? new RefundOutcomeUnknown(lastError, d.checked, id.label) : lastError;
+        }
+        case "refuse":
+          throw this.refusal(d, row, intent, id);
+      }
+    }
+    throw new Error(`klarna: no decision reached for ${id.label}`);
+  }
+
+  private async succeeded(row: LedgerRow, refundId: string, via: "answer" | "order" | "ledger", id: Identity, scope?: RequestScope, afterFailure = false): Promise<RefundOutcome> {
+    const { ledger } = this.deps;
+    scope?.entries.add(row.id);
+    if (via === "ledger") {
+      this.deps.log?.(`klarna: ${id.label}: Klarna refund ${refundId} was made by an earlier attempt that Medusa did not record; reusing it, nothing sent.`);
+      return { row, reused: true };
+    }
+    const patch = { status: "succeeded" as const, klarna_refund_id: refundId, error: null, correlation_id: null };
+    if (via === "order") {
+      const note = afterFailure
+        ? `Klarna did not confirm the refund; its order shows refund ${refundId} with this refund's reference, so Klarna made it.`
+        : `Confirmed by reading the Klarna order: refund ${refundId} was made by an earlier attempt.`;
+      return { row: await ledger.update(row.id, patch, note), reused: !afterFailure };
+    }
+    if (scope) {
+      // Inside a request the success is recorded off the hot path: the lease is released only after
+      // the write (finish). Should the write fail, the entry keeps its key and status, which the next
+      // attempt settles by reusing the key (Klarna replays the refund).
+      const write = ledger.update(row.id, patch).catch((err) => this.deps.log?.(`klarna: could not record a refund's success in the ledger (entry ${row.id}): ${err instanceof Error ? err.message : err}`));
+      this.pendingWrites.set(row.id, write);
+      return { row: { ...row, ...patch }, reused: false };
+    }
+    return { row: await ledger.update(row.id, patch), reused: false };
+  }
+
+  /** Klarna refused the return_fee line outright: read the order once, apply the fallback, say why. */
+  private async returnFeeFallback(
+    lease: HeldLease,
+    intent: ResolvedIntent,
+    id: Identity,
+    request: RefundRequest,
+    ctx: PlanContext,
+    err: KlarnaApiError,
+  ): Promise<{ context: PlanContext; why: string } | undefined> {
+    const hadFee = (request.order_lines ?? []).some((l) => l.type === "return_fee");
+    if (!hadFee || !ctx.allowReturnFee || err.status !== 403) return undefined;
+    const order = await this.deps.client.getOrder(lease.klarnaOrderId);
+    if (order.captures.length === 0 || order.captured_amount - order.refunded_amount < intent.amount) return undefined;
+    const why = `Klarna refused the return fee (${err.error_code}: ${err.error_messages.join(" ")}; correlation ${err.correlation_id}). The order has ${order.captures.length} capture(s) in market ${order.purchase_country}; sent again with the "${this.deps.options.return_fee_fallback}" fallback.`;
+    this.deps.log?.(`klarna: ${id.label}: ${why}`);
+    return { context: { captureCount: order.captures.length, purchaseCountry: order.purchase_country, allowReturnFee: false }, why };
+  }
+
+  private refusal(d: Extract<Decision, { do: "refuse" }>, row: LedgerRow | null, intent: ResolvedIntent, id: Identity): KlarnaPluginRefusal {
+    const refs = { klarna_refund_id: row?.klarna_refund_id, idempotency_key: row?.idempotency_key, ledger_id: row?.id };
+    const money = (n: number) => formatMoney(n, intent.currency_code);
+    switch (d.reason) {
+      case "already_recorded":
+        return new KlarnaPluginRefusal(
+          "ALREADY_REFUNDED",
+          `${capitalise(id.label)} was already refunded through Klarna (Klarna refund ${row?.klarna_refund_id}) by another request. Nothing was refunded again.`,
+          refs,
+        );
+      case "amount_mismatch":
+        return new KlarnaPluginRefusal(
+          "AMOUNT_MISMATCH",
+          `Klarna already refunded ${money(d.klarnaAmount)} for ${id.label} (Klarna refund ${d.refundId}), but Medusa now asks for ${money(intent.amount)}. Nothing was sent. Use a refund amount of ${money(d.klarnaAmount)}, or refund the difference separately.`,
+          { ...refs, klarna_refund_id: d.refundId },
+        );
+      case "in_flight":
+        return new KlarnaPluginRefusal(
+          "IN_FLIGHT",
+          `An earlier attempt of ${id.label} was sent to Klarna moments ago and Klarna has not confirmed it yet. Nothing was sent. Retry in ${d.retryAfterS} s.`,
+          refs,
+        );
+      case "order_unavailable":
+        return new KlarnaPluginRefusal(
+          "KLARNA_UNAVAILABLE",
+          `An earlier attempt of ${id.label} has an unknown outcome, and Klarna's order could not be read to settle it. Nothing was sent. Retry when Klarna answers again.`,
+          refs,
+        );
+    }
+  }
+
+  // ---- cancelling a return ------------------------------------------------------------------
+
+  /**
+   * Before a return is cancelled: its refund, if one was attempted, is settled against Klarna's order.
+   * Refuses (KlarnaPluginRefusal) when Klarna refunded it (receive the return instead), when Klarna
+   * cannot be asked, or when the attempt may still be on its way.
+   */
+  async settleBeforeReturnCancel(returnId: string): Promise<void> {
+    const { ledger, intents } = this.deps;
+    const candidate = (await ledger.listForResource(returnId)).find((r) => r.intent === `return:${returnId}`);
+    if (!candidate || candidate.status === "failed" || (candidate.status === "pending" && !candidate.key_first_sent_at)) return;
+    const lease = await this.deps.leases.acquire(candidate.klarna_order_id, candidate.order_id, `cancelling return ${returnId}`);
+    try {
+      let row = lease.rows.find((r) => r.id === candidate.id) ?? candidate;
+      const wasUnknown = row.status !== "succeeded";
+      let ctx: EarlierContext | null = null;
+      let observation: Parameters<typeof decideEarlier>[3] = { kind: "start" };
+      for (let step = 0; step < 8; step++) {
+        // No new refund of any amount takes it over: a cancelled return's refund is never adopted here.
+        const d = decideEarlier(rowView(row)!, { amount: Number.NaN }, ctx, observation);
+        switch (d.do) {
+          case "ignore":
+          case "mark_recorded":
+            return;
+          case "read_medusa":
+            ctx = await intents.earlierContext(row);
+            continue;
+          case "look": {
+            const order = await this.deps.client.getOrder(lease.klarnaOrderId).catch(() => null);
+            observation = order ? { kind: "order", refund: refundOnOrder(order, row.reference) } : { kind: "order_unavailable" };
+            continue;
+          }
+          case "mark_not_made":
+            await ledger.update(row.id, { status: "failed" }, "Klarna's order shows no refund with this entry's reference: its key made nothing (checked before the return was cancelled).");
+            return;
+          case "mark_made":
+            row = await ledger.update(row.id, { status: "succeeded", klarna_refund_id: d.refundId, error: null }, `Klarna's order shows refund ${d.refundId} with this entry's reference: Klarna made it.`);
+            observation = { kind: "start" };
+            continue;
+          case "adopt":
+          case "refuse": {
+            if (d.do === "refuse" && d.reason !== "record_earlier_first") throw this.earlierRefusal(d, row, ctx, { currency_code: row.currency_code } as ResolvedIntent);
+            const why = wasUnknown ? "the answer was lost on the way" : "Medusa did not record it when the return was received";
+            throw new KlarnaPluginRefusal(
+              "RETURN_ALREADY_REFUNDED",
+              `Klarna already refunded ${formatMoney(row.amount, row.currency_code)} for return ${returnId} (Klarna refund ${row.klarna_refund_id}); ${why}. ` +
+                `Receive the return to record that refund in Medusa: nothing will be sent to Klarna again.`,
+              { klarna_refund_id: row.klarna_refund_id, ledger_id: row.id },
+            );
+          }
+        }
+      }
+    } finally {
+      await lease.release();
+    }
+  }
+
+  // ---- adopting a refund Klarna made --------------------------------------------------------
+
+  /** Records in Medusa a refund Klarna already made (admin route adopt-refund): nothing is sent. */
+  private async adoptKlarnaRefund(lease: HeldLease, intent: ResolvedIntent, id: Identity, scope?: RequestScope): Promise<RefundOutcome> {
+    const klarnaRefundId = String(intent.adopts);
+    const order = await this.deps.client.getOrder(lease.klarnaOrderId);
+    const refund = order.refunds.find((r) => r.refund_id === klarnaRefundId);
+    if (!refund) throw new KlarnaPluginRefusal("NOT_ON_KLARNA_ORDER", `Klarna order ${lease.klarnaOrderId} has no refund ${klarnaRefundId}.`);
+    if (refund.refunded_amount !== intent.amount) {
+      throw new KlarnaPluginRefusal("AMOUNT_MISMATCH", `Klarna refund ${klarnaRefundId} is ${formatMoney(refund.refunded_amount, intent.currency_code)}, not ${formatMoney(intent.amount, intent.currency_code)}.`);
+    }
+    const recorded = lease.rows.find((r) => r.klarna_refund_id === klarnaRefundId && (r.medusa_state === "recorded" || r.medusa_state === "adopted"));
+    if (recorded) {
+      throw new KlarnaPluginRefusal("ALREADY_REFUNDED", `Medusa already records Klarna refund ${klarnaRefundId} (${earlierLabel(recorded)}). Nothing was recorded again.`, { ledger_id: recorded.id });
+    }
+    const madeFor = lease.rows.filter((r) => r.klarna_refund_id === klarnaRefundId && r.intent !== id.intent);
+    const row = await this.deps.ledger.upsertSettled(ledgerIntent(intent, id), intent.amount, refund.reference ?? null, klarnaRefundId, [
+      `Recorded in Medusa a refund Klarna had made${madeFor.length ? ` for ${madeFor.map(earlierLabel).join(", ")}` : " outside this plugin"}; nothing was sent.`,
+    ]);
+    for (const r of madeFor) await this.deps.ledger.update(r.id, { adopted_by: row.id }, `Recorded in Medusa by ${id.label}.`);
+    scope?.entries.add(row.id);
+    return { row, reused: true };
+  }
+}
+
+function ledgerIntent(intent: ResolvedIntent, id: Identity): LedgerIntent {
+  return {
+    klarna_order_id: intent.klarna_order_id,
+    intent: id.intent,
+    kind: intent.kind,
+    resource_id: intent.resource_id,
+    order_id: intent.order_id,
+    source: intent.source,
+    currency_code: intent.currency_code,
+  };
+}
+
+/** The refund on Klarna's order carrying a reference the plugin sent. */
+function refundOnOrder(order: Order, reference: string | null): { id: string; amount: number } | undefined {
+  if (!reference) return undefined;
+  const refund = (order.refunds ?? []).find((r) => r.reference === reference);
+  return refund ? { id: refund.refund_id, amount: refund.refunded_amount } : undefined;
+}
+
+/** What Klarna's failed answer says about the refund. */
+function answerOf(err: KlarnaApiError, keyHadUnknownOutcome: boolean): Observation {
+  if (err.actedWithoutId) return { kind: "answer", outcome: "acted_without_id" };
+  if (err.outcomeUnknown) return { kind: "answer", outcome: "unknown" };
+  return { kind: "answer", outcome: "refused", afterUnknown: keyHadUnknownOutcome || err.afterUnknownAttempt };
+}
+
+function errorFields(err: KlarnaApiError): Record<string, unknown> {
+  return { status: err.status, error_code: err.error_code, error_messages: err.error_messages, correlation_id: err.correlation_id, attempts: err.attempts };
+}
+
+/** An earlier ledger entry in an admin's words. */
+export function earlierLabel(row: LedgerRow): string {
+  switch (row.kind) {
+    case "return":
+      return `return ${row.resource_id}`;
+    case "claim":
+      return `claim ${row.resource_id}`;
+    case "swap":
+      return `exchange ${row.resource_id}`;
+    case "fee_waiver":
+      return `the return fee of return ${row.resource_id}`;
+    case "adoption":
+      return `the recording of Klarna refund ${row.klarna_refund_id}`;
+    default:
+      return `a manual refund of order ${row.order_id}`;
+  }
+}
+
+function retryHint(row: LedgerRow): string {
+  switch (row.kind) {
+    case "return":
+      return `Receive return ${row.resource_id}`;
+    case "claim":
+      return `Retry claim ${row.resource_id}`;
+    case "swap":
+      return `Retry the payment of exchange ${row.resource_id}`;
+    case "fee_waiver":
+      return `Give the return fee of return ${row.resource_id} back again`;
+    case "adoption":
+      return `Record Klarna refund ${row.klarna_refund_id} again`;
+    default:
+      return `Refund ${formatMoney(row.amount, row.currency_code)} on order ${row.order_id} again`;
+  }
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

@@ -1,0 +1,6 @@
+/** The payment provider id a store enables on regions (Medusa registers the processor as `pp_klarna`). */
+export const PROVIDER_ID = "klarna";
+/** The processor's name in Medusa's container. */
+export const PROCESSOR_KEY = `pp_${PROVIDER_ID}`;
+/** Namespace of idempotency keys derived from Klarna ids (placing an order, capturing): a retry derives the same key. */
+export const KEY_NAMESPACE = "6f1c3a52-9d1e-4b8e-8a43-2f0e6f4d5b17";

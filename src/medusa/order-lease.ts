@@ -1,0 +1,189 @@
+import { v4 as uuidv4 } from "uuid";
+import { KlarnaPluginRefusal } from "./payment-error";
+import { LedgerRow, ROW_JSON, toRow } from "./ledger";
+import { PluginDatabase } from "./plugin-db";
+import type { RequestScope } from "./refund-context";
+
+/**
+ * One money movement per Klarna order at a time. A request that refunds (or settles a refund of) a
+ * Klarna order first takes the order's lease, a row in `klarna_order_state`, and keeps it until the
+ * HTTP request is over, i.e. until Medusa has committed or rolled back what it did: the next attempt
+ * on the order then sees every earlier attempt's final state, never a half-done one, and Medusa's
+ * payment row is never updated by two refunds at once.
+ *
+ * The lease is short and renewed while its request lives (a heartbeat), so when a process dies
+ * (kill -9, a crash, PostgreSQL restarting under it) its lease lapses within LEASE_S and a retry goes
+ * through. Nobody holds a database connection while waiting: an earlier design did, and deadlocked
+ * under 20 concurrent receives.
+ */
+export const LEASE_S = 10;
+export const HEARTBEAT_MS = 2500;
+/** A heartbeat older than this means the holder's process is probably gone. */
+export const STALE_S = 6;
+/** How long a request waits for a live holder before answering "busy". */
+export const WAIT_MS = 8000;
+
+interface Holder {
+  purpose: string | null;
+  started_s: number;
+  beat_s: number | null;
+  lapses_in_s: number;
+}
+
+export class OrderLeases {
+  constructor(
+    private readonly db: PluginDatabase,
+    private readonly log?: (message: string) => void,
+  ) {}
+
+  /**
+   * Takes the Klarna order's lease and reads every ledger entry of the order in the same statement.
+   * Inside a request that already holds it (a second refund of the same order), reuses it; `fresh`
+   * tells the caller whether it took the lease now (and so must release it).
+   */
+  async acquire(klarnaOrderId: string, orderId: string | null, purpose: string, scope?: RequestScope, waitMs = WAIT_MS): Promise<HeldLease> {
+    const held = scope?.leases.get(klarnaOrderId) as HeldLease | undefined;
+    if (held && !held.released) {
+      held.rows = await this.rows(klarnaOrderId);
+      return held;
+    }
+    const token = uuidv4();
+    const until = Date.now() + waitMs;
+    let delay = 25;
+    for (;;) {
+      const [res] = await this.db.query<{ claimed: string | number; rows: Record<string, unknown>[]; holder: Holder | null }>(
+        `WITH claimed AS (
+           INSERT INTO klarna_order_state AS s (klarna_order_id, order_id, claimed_by, claimed_until, claim_started_at, heartbeat_at, claim_purpose)
+           VALUES ($1, $2, $3, now() + make_interval(secs => $4), now(), now(), $5)
+           ON CONFLICT (klarna_order_id) DO UPDATE SET
+             claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until, claim_started_at = now(), heartbeat_at = now(),
+             claim_purpose = EXCLUDED.claim_purpose, order_id = COALESCE(s.order_id, EXCLUDED.order_id), updated_at = now()
+           WHERE s.claimed_by IS NULL OR s.claimed_until < now()
+           RETURNING 1)
+         SELECT (SELECT count(*) FROM claimed) AS claimed,
+                (SELECT COALESCE(json_agg(${ROW_JSON} ORDER BY r.created_at), '[]') FROM klarna_refund r WHERE r.klarna_order_id = $1) AS rows,
+                (SELECT json_build_object(
+                   'purpose', h.claim_purpose,
+                   'started_s', EXTRACT(EPOCH FROM now() - h.claim_started_at),
+                   'beat_s', EXTRACT(EPOCH FROM now() - h.heartbeat_at),
+                   'lapses_in_s', EXTRACT(EPOCH FROM h.claimed_until - now()))
+                   FROM klarna_order_state h WHERE h.klarna_order_id = $1) AS holder`,
+        [klarnaOrderId, orderId, token, LEASE_S, purpose.slice(0, 255)],
+      );
+      if (Number(res.claimed) === 1) {
+        const lease = new HeldLease(this.db, klarnaOrderId, token, (res.rows ?? []).map(toRow), this.log);
+        // The caller releases it: after the request, once it has recorded what Medusa did (exactly-once.ts).
+        if (scope) scope.leases.set(klarnaOrderId, lease);
+        return lease;
+      }
+      const holder = res.holder;
+      if (holder) {
+        const beat = holder.beat_s === null ? Infinity : Number(holder.beat_s);
+        const lapse = Math.max(1, Math.ceil(Number(holder.lapses_in_s)));
+        const what = holder.purpose ? ` (${holder.purpose}, started ${Math.round(Number(holder.started_s))} s ago)` : "";
+        if (beat > STALE_S) {
+          throw new KlarnaPluginRefusal(
+            "EARLIER_ATTEMPT_STOPPED",
+            `An earlier attempt on this Klarna order${what} stopped responding ${Math.round(beat)} s ago; its server may have crashed. Nothing was sent. Its hold on the order lapses in ${lapse} s: retry then, and the plugin settles that attempt with Klarna first.`,
+            { klarna_order_id: klarnaOrderId },
+          );
+        }
+        if (Date.now() > until) {
+          throw new KlarnaPluginRefusal(
+            "IN_PROGRESS",
+            `Another request is working on this Klarna order right now${what}. Nothing was sent. Retry in a few seconds.`,
+            { klarna_order_id: klarnaOrderId },
+          );
+        }
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(250, delay * 2);
+    }
+  }
+
+  async rows(klarnaOrderId: string): Promise<LedgerRow[]> {
+    const raw = await this.db.query<{ row: Record<string, unknown> }>(
+      `SELECT ${ROW_JSON} AS row FROM klarna_refund r WHERE r.klarna_order_id = $1 ORDER BY r.created_at`,
+      [klarnaOrderId],
+    );
+    return raw.map((r) => toRow(r.row));
+  }
+}
+
+/** A lease held on one Klarna order, renewed by a heartbeat until released. */
+export class HeldLease {
+  released = false;
+  private lostAt?: number;
+  private lastBeat = Date.now();
+  private readonly timer: NodeJS.Timeout;
+  private releasing?: Promise<void>;
+
+  constructor(
+    private readonly db: PluginDatabase,
+    readonly klarnaOrderId: string,
+    readonly token: string,
+    public rows: LedgerRow[],
+    private readonly log?: (message: string) => void,
+  ) {
+    this.timer = setInterval(() => void this.beat(), HEARTBEAT_MS);
+    this.timer.unref();
+  }
+
+  private async beat(): Promise<void> {
+    if (this.released) return;
+    try {
+      const raw = await this.db.query(
+        `UPDATE klarna_order_state SET claimed_until = now() + make_interval(secs => $3), heartbeat_at = now()
+          WHERE klarna_order_id = $1 AND claimed_by = $2 RETURNING 1`,
+        [this.klarnaOrderId, this.token, LEASE_S],
+      );
+      const rows = Array.isArray(raw[0]) ? (raw[0] as unknown[]) : raw;
+      if (rows.length) this.lastBeat = Date.now();
+      else this.lostAt ??= Date.now();
+    } catch {
+      // The database is unreachable (a restart?): the lease counts as lost once it may have lapsed.
+      if (Date.now() - this.lastBeat > (LEASE_S - 1) * 1000) this.lostAt ??= Date.now();
+    }
+  }
+
+  /** Whether the lease may have lapsed: then another attempt may be working on the order. */
+  get lost(): boolean {
+    return this.lostAt !== undefined || Date.now() - this.lastBeat > (LEASE_S - 1) * 1000;
+  }
+
+  /** Refuses to go on (to call Klarna) once the lease may have been taken over. */
+  assertHeld(): void {
+    if (this.lost) {
+      throw new KlarnaPluginRefusal(
+        "LEASE_LOST",
+        "The plugin lost its hold on this Klarna order (the database did not answer in time). Nothing was sent. Retry in a few seconds.",
+        { klarna_order_id: this.klarnaOrderId },
+      );
+    }
+  }
+
+  /** Releases the lease, retrying while the database is unreachable; an unreleased lease lapses on its own. */
+  release(): Promise<void> {
+    this.releasing ??= (async () => {
+      this.released = true;
+      clearInterval(this.timer);
+      for (let attempt = 0; attempt < 6; attempt++) {
+        try {
+          await this.db.query(
+            `UPDATE klarna_order_state SET claimed_by = NULL, claimed_until = NULL, heartbeat_at = NULL, updated_at = now()
+              WHERE klarna_order_id = $1 AND claimed_by = $2`,
+            [this.klarnaOrderId, this.token],
+          );
+          return;
+        } catch (err) {
+          if (attempt === 5) {
+            this.log?.(`klarna: could not release the lease on Klarna order ${this.klarnaOrderId}; it lapses within ${LEASE_S} s (${err instanceof Error ? err.message : err})`);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+        }
+      }
+    })();
+    return this.releasing;
+  }
+}

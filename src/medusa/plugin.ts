@@ -1,0 +1,74 @@
+import { KlarnaClient } from "../klarna/client";
+import { Checkout } from "./checkout";
+import { RefundExecutor } from "./exactly-once";
+import { RefundLedger } from "./ledger";
+import type { KlarnaPluginOptions } from "./options";
+import { OrderLeases } from "./order-lease";
+import { OrderManagement } from "./order-management";
+import { PluginDatabase } from "./plugin-db";
+import { Reconciler } from "./reconciler";
+import { RefundIntents } from "./refund-intents";
+import { StoreQueries } from "./store-queries";
+
+/** How long after a refund with an unknown outcome the reconciler looks at its Klarna order again. */
+const RECONCILE_AFTER_UNKNOWN_MS = 30_000;
+
+/**
+ * The plugin's parts, wired once per processor: the one Klarna client, the plugin's own database
+ * pool, Medusa's rows as queries, the ledger, the refund intents and executor, capture and cancel,
+ * checkout, and the reconciler. The processor, the admin routes, the subscribers and the job all reach
+ * them through the processor (`pp_klarna`).
+ */
+export class KlarnaPlugin {
+  readonly db: PluginDatabase;
+  readonly queries: StoreQueries;
+  readonly ledger: RefundLedger;
+  readonly leases: OrderLeases;
+  readonly intents: RefundIntents;
+  readonly refunds: RefundExecutor;
+  readonly orders: OrderManagement;
+  readonly checkout: Checkout;
+  readonly reconciler: Reconciler;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    readonly client: KlarnaClient,
+    readonly options: KlarnaPluginOptions,
+    database: { url: string; extra?: Record<string, unknown>; schema?: string },
+    taxInclusivePricing: () => boolean,
+    private readonly log: (message: string) => void,
+  ) {
+    this.db = PluginDatabase.for(database.url, database.extra ?? {}, database.schema);
+    this.queries = new StoreQueries(this.db);
+    this.ledger = new RefundLedger(this.db);
+    this.leases = new OrderLeases(this.db, log);
+    this.intents = new RefundIntents(this.queries, this.ledger, options, taxInclusivePricing);
+    this.reconciler = new Reconciler({ db: this.db, client, queries: this.queries, ledger: this.ledger, intents: this.intents, log });
+    this.refunds = new RefundExecutor({
+      ledger: this.ledger,
+      leases: this.leases,
+      intents: this.intents,
+      client,
+      options,
+      log,
+      onUnknownOutcome: (klarnaOrderId) => this.reconcileLater(klarnaOrderId),
+    });
+    this.orders = new OrderManagement(client, this.queries);
+    this.checkout = new Checkout(client, options, log);
+  }
+
+  /** Settles a return's refund attempt against Klarna's order before the return is cancelled. */
+  settleBeforeReturnCancel(returnId: string): Promise<void> {
+    return this.refunds.settleBeforeReturnCancel(returnId);
+  }
+
+  /** After an unknown outcome: the reconciler looks at the Klarna order again once Klarna had time to finish. */
+  private reconcileLater(klarnaOrderId: string): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.reconciler.reconcileOrder(klarnaOrderId).catch((err) => this.log(`klarna: reconciliation of ${klarnaOrderId} failed: ${err instanceof Error ? err.message : err}`));
+    }, RECONCILE_AFTER_UNKNOWN_MS);
+    timer.unref();
+    this.timers.add(timer);
+  }
+}
