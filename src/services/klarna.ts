@@ -192,6 +192,10 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
         },
       };
     } catch (e) {
+      // Klarna refuses to place an order for a purchase its risk check rejected (Payments 403 REJECTED).
+      if (e instanceof KlarnaApiError && e.error_code === "REJECTED") {
+        return { error: "Klarna rejected the purchase (fraud status REJECTED). Ask the shopper to choose another payment method.", code: "FRAUD_REJECTED", detail: `Klarna ${e.error_code}${e.correlation_id ? `, correlation ${e.correlation_id}` : ""}` };
+      }
       return this.error("order", e);
     }
   }
