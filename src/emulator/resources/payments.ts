@@ -91,6 +91,10 @@ export const paymentRoutes: Route[] = [
     },
   },
   {
+    // `createOrder`: 200 `order`; 400 field constraint; 403 (Klarna Payments' REJECTED, docs "Error codes
+    // and messages for Klarna Payments"); 404 the authorization does not exist, or is older than
+    // `authorization_token_ttl_minutes` ("Invalid authorization token", docs "Create an order" errors);
+    // 409 the data does not match the session.
     method: "POST",
     path: "/payments/v1/authorizations/:token/order",
     handler: ({ state, params, body }) => {
@@ -99,6 +103,9 @@ export const paymentRoutes: Route[] = [
       checkSessionAmounts(parsed);
       if (auth.state === "used") {
         throw new KlarnaRefusal(409, "CONFLICT", ["The authorization was already used to place an order."]);
+      }
+      if (state.now() - auth.authorized_at > state.settings.authorization_token_ttl_minutes * 60_000) {
+        throw new KlarnaRefusal(404, "NOT_FOUND", ["Invalid authorization token"]);
       }
       const session = findSession(state, auth.session_id);
       if (
@@ -109,7 +116,25 @@ export const paymentRoutes: Route[] = [
           "The data in the request does not match the session for the authorization (purchase_country/purchase_currency).",
         ]);
       }
-      const order = state.createOrder({ ...parsed, fraud_status: auth.fraud_status });
+      // The spec's `order.fraud_status` is "Either ACCEPTED or PENDING": a purchase Klarna rejects is
+      // refused and no order exists for it.
+      if (auth.fraud_status === "REJECTED") {
+        throw new KlarnaRefusal(403, "REJECTED", [
+          "The purchase was rejected by Klarna (fraud status REJECTED). No order was created; ask the customer to choose another payment method.",
+        ]);
+      }
+      const order = state.createOrder({
+        ...parsed,
+        // What the order request does not repeat, the session gave (addresses, customer, URLs).
+        merchant_data: parsed.merchant_data ?? session.body.merchant_data,
+        billing_address: parsed.billing_address ?? session.body.billing_address,
+        shipping_address: parsed.shipping_address ?? session.body.shipping_address,
+        customer: parsed.customer ?? session.body.customer,
+        merchant_urls: { ...session.body.merchant_urls, ...parsed.merchant_urls },
+        session_id: session.session_id,
+        initial_payment_method: { type: "INVOICE", description: "Pay later in 30 days" },
+        fraud_status: auth.fraud_status,
+      });
       auth.state = "used";
       auth.order_id = order.order_id;
       session.status = "complete";
@@ -142,7 +167,7 @@ export function authorizeSession(
   if (opts.approved === false) return { approved: false, show_form: false };
   const token = uuidv4();
   const fraud_status = opts.fraud_status ?? "ACCEPTED";
-  state.authorizations.set(token, { authorization_token: token, session_id: sessionId, fraud_status, state: "open" });
+  state.authorizations.set(token, { authorization_token: token, session_id: sessionId, fraud_status, state: "open", authorized_at: state.now() });
   session.authorization_token = token;
   return { approved: true, show_form: true, authorization_token: token, fraud_status };
 }
