@@ -81,6 +81,8 @@ function dispatch(state: EmulatorState, route: Route) {
     const method = req.method.toUpperCase();
     const path = req.path;
     const key = (req.headers["klarna-idempotency-key"] as string | undefined) || undefined;
+    // Where a key is remembered: per merchant (the key alone) or per operation (method + path + key).
+    const slot = key && state.settings.idempotency_key_scope === "operation" ? `${method} ${path} ${key}` : key;
     const body = method === "GET" || method === "DELETE" ? undefined : req.body;
     const journal = (outcome: "answered" | "replayed" | "fault" | "dropped_before" | "dropped_after", response: Answer | null, fault?: Fault) =>
       state.record({
@@ -122,9 +124,9 @@ function dispatch(state: EmulatorState, route: Route) {
     const writes = method === "POST" || method === "PATCH";
     let answer: Answer | null | undefined;
     let outcome: "answered" | "replayed" = "answered";
-    if (writes && key) {
-      const stored = state.storedAnswer(key);
-      const pending = state.inFlight.get(key);
+    if (writes && slot) {
+      const stored = state.storedAnswer(slot);
+      const pending = state.inFlight.get(slot);
       if (stored) {
         answer = stored;
         outcome = "replayed";
@@ -133,7 +135,7 @@ function dispatch(state: EmulatorState, route: Route) {
           answer = errorAnswer(409, "CONFLICT", ["A request with this idempotency key is already being processed."]);
         } else {
           await pending;
-          answer = state.storedAnswer(key);
+          answer = state.storedAnswer(slot);
           if (answer) outcome = "replayed";
         }
       }
@@ -147,16 +149,16 @@ function dispatch(state: EmulatorState, route: Route) {
         } catch (err) {
           result = refusalAnswer(err);
         }
-        if (writes && key) state.remember(key, result);
+        if (writes && slot) state.remember(slot, result);
         return result;
       };
-      if (writes && key) {
+      if (writes && slot) {
         const p = run();
-        state.inFlight.set(key, p);
+        state.inFlight.set(slot, p);
         try {
           answer = await p;
         } finally {
-          state.inFlight.delete(key);
+          state.inFlight.delete(slot);
         }
       } else {
         answer = await run();

@@ -32,6 +32,11 @@ export const settingsSchema = z
     /** Journal entries kept (oldest dropped first). */
     journal_limit: z.number().int().positive(),
     /**
+     * Whether a `Klarna-Idempotency-Key` is remembered per merchant (one key, one answer, whatever the
+     * call) or per operation (method + path + key). Unpublished: the spec says "only the key matters".
+     */
+    idempotency_key_scope: z.enum(["merchant", "operation"]),
+    /**
      * Days an order stays capturable after the purchase (`expires_at`), and what an extension adds from
      * the day it is made. Klarna's default is 28; it is configured per merchant account (docs "Extend
      * order authorization time").
@@ -77,6 +82,7 @@ export const DEFAULT_SETTINGS: EmulatorSettings = {
   in_flight_duplicate: "wait",
   rate_limit_per_second: 0,
   journal_limit: 20000,
+  idempotency_key_scope: "merchant",
   authorization_ttl_days: 28,
   authorization_max_days: 180,
   part_captured_expiry_status: "CAPTURED",
