@@ -3,6 +3,7 @@ import type { Server } from "http";
 import type { AddressInfo } from "net";
 import { v4 as uuidv4 } from "uuid";
 import { z } from "zod";
+import { fillPlaceholders, type NotificationEvent } from "./notifications";
 import { sessionBody, KlarnaRefusal, parseBody, checkSessionAmounts } from "./rules";
 import { captureRoutes } from "./resources/captures";
 import { orderRoutes } from "./resources/orders";
@@ -198,6 +199,12 @@ const controlOrderSchema = sessionBody.and(
   }),
 );
 
+const FRAUD_EVENTS: Record<"ACCEPTED" | "REJECTED" | "STOPPED", NotificationEvent> = {
+  ACCEPTED: "FRAUD_RISK_ACCEPTED",
+  REJECTED: "FRAUD_RISK_REJECTED",
+  STOPPED: "FRAUD_RISK_STOPPED",
+};
+
 /** `/_emulator/*`: what a test or a developer needs to drive the emulator. No auth: it binds to loopback. */
 function controlRouter(state: EmulatorState): express.Router {
   const r = express.Router();
@@ -229,18 +236,47 @@ function controlRouter(state: EmulatorState): express.Router {
     }
   });
 
-  // Klarna's fraud review deciding a PENDING order (Klarna tells the merchant by a push notification).
+  // Klarna's fraud review deciding an order (docs "Pending orders"): ACCEPTED or REJECTED decides a
+  // PENDING order; STOPPED stops one that was PENDING or ACCEPTED and not yet captured. A rejected or
+  // stopped order is cancelled. Klarna then POSTs the event to the order's merchant_urls.notification
+  // (in the background: this answers at once; GET /_emulator/notifications shows the delivery).
   r.post("/orders/:order_id/fraud-decision", (req, res) => {
-    const parsed = z.object({ fraud_status: z.enum(["ACCEPTED", "REJECTED"]) }).strict().safeParse(req.body);
+    const parsed = z.object({ fraud_status: z.enum(["ACCEPTED", "REJECTED", "STOPPED"]) }).strict().safeParse(req.body);
     if (!parsed.success) return bad(res, zodMessage(parsed.error));
-    const order = state.orders.get(req.params.order_id);
+    const order = state.findOrder(req.params.order_id);
     if (!order) return res.status(404).json({ error: `Order ${req.params.order_id} cannot be found` });
-    order.fraud_status = parsed.data.fraud_status;
-    if (parsed.data.fraud_status === "REJECTED") {
+    const decision = parsed.data.fraud_status;
+    if (decision === "STOPPED") {
+      if (order.fraud_status === "REJECTED" || order.captures.length > 0) {
+        return res.status(409).json({ error: `Order ${order.order_id} cannot be stopped: fraud status ${order.fraud_status}, ${order.captures.length} captures.` });
+      }
+    } else if (order.fraud_status !== "PENDING") {
+      return res.status(409).json({ error: `Order ${order.order_id} is not PENDING (fraud status ${order.fraud_status}): Klarna's review decides pending orders only.` });
+    }
+    order.fraud_status = decision === "ACCEPTED" ? "ACCEPTED" : "REJECTED";
+    if (decision !== "ACCEPTED") {
       order.status = "CANCELLED";
       order.remaining_authorized_amount = 0;
     }
-    res.json({ order_id: order.order_id, fraud_status: order.fraud_status, status: order.status });
+    const context = state.orderContext.get(order.order_id);
+    const url = context?.merchant_urls?.notification;
+    const notification = url
+      ? state.notifier.send(order.order_id, fillPlaceholders(url, { order_id: order.order_id, session_id: context?.session_id }), FRAUD_EVENTS[decision])
+      : undefined;
+    res.json({
+      order_id: order.order_id,
+      fraud_status: order.fraud_status,
+      status: order.status,
+      notification: notification ? { event_id: notification.event_id, event_type: notification.event_type, url: notification.url } : null,
+    });
+  });
+
+  // The notifications Klarna sent, with every try. `wait_ms` holds the answer until none is pending.
+  r.get("/notifications", async (req, res) => {
+    const waitMs = Math.min(Number(req.query.wait_ms ?? 0) || 0, 60_000);
+    if (waitMs > 0) await state.notifier.settled(waitMs);
+    const orderId = req.query.order_id;
+    res.json({ notifications: state.notifier.records.filter((n) => !orderId || n.order_id === orderId) });
   });
 
   r.post("/sessions/:session_id/authorize", (req, res) => {
@@ -344,6 +380,7 @@ export function createEmulator(settings: Partial<EmulatorSettings> = {}): Klarna
       });
     },
     close() {
+      state.notifier.stop();
       return new Promise((resolve) => {
         if (!server) return resolve();
         server.close(() => resolve());

@@ -62,6 +62,13 @@ export const settingsSchema = z
      */
     authorization_token_ttl_minutes: z.number().positive(),
     /**
+     * Pending-order notifications (`merchant_urls.notification`): real-time waits before each retry,
+     * in ms, after a try the merchant did not answer with 2xx. Klarna's own schedule is unpublished.
+     */
+    notification_retry_delays_ms: z.array(z.number().int().min(0)).max(20),
+    /** Time a merchant has to answer one notification try, in ms. */
+    notification_timeout_ms: z.number().int().positive(),
+    /**
      * Options `GET …/captures/{id}/extend-due-date-options` offers (the fee is the merchant's, in minor
      * units; agreed per merchant account, unpublished).
      */
@@ -89,6 +96,8 @@ export const DEFAULT_SETTINGS: EmulatorSettings = {
   authorization_increase: "accept",
   customer_details_update: "accept",
   authorization_token_ttl_minutes: 60,
+  notification_retry_delays_ms: [1000, 5000, 30000],
+  notification_timeout_ms: 5000,
   due_date_extension_options: [
     { number_of_days: 7, amount: 0 },
     { number_of_days: 14, amount: 0 },

@@ -12,6 +12,7 @@ import type {
   SessionRequest,
   ShippingInfo,
 } from "../klarna/types";
+import { Notifier } from "./notifications";
 import { DEFAULT_SETTINGS, EmulatorSettings } from "./settings";
 
 /** What a route answers; the dispatcher writes it (or drops it, when a fault says so). */
@@ -117,6 +118,7 @@ export class EmulatorState {
   inFlight = new Map<string, Promise<Answer | null>>();
   faults: Fault[] = [];
   journal: JournalEntry[] = [];
+  readonly notifier: Notifier;
   private seq = 0;
   private clockOffsetMs = 0;
   private rateWindow = { second: 0, count: 0 };
@@ -124,6 +126,10 @@ export class EmulatorState {
   constructor(settings: Partial<EmulatorSettings> = {}) {
     this.initialSettings = { ...DEFAULT_SETTINGS, ...settings };
     this.settings = { ...this.initialSettings };
+    this.notifier = new Notifier(
+      () => ({ retryDelaysMs: this.settings.notification_retry_delays_ms, timeoutMs: this.settings.notification_timeout_ms }),
+      () => this.now(),
+    );
   }
 
   now(): number {
@@ -139,6 +145,7 @@ export class EmulatorState {
     this.settings = { ...this.initialSettings };
     this.orders.clear();
     this.orderContext.clear();
+    this.notifier.clear();
     this.sessions.clear();
     this.authorizations.clear();
     this.idempotency.clear();
