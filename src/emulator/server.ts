@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "crypto";
 import express, { NextFunction, Request, Response } from "express";
 import type { Server } from "http";
 import type { AddressInfo } from "net";
@@ -15,10 +16,29 @@ import { Answer, EmulatorState, Fault, FaultSpec } from "./state";
 
 export const KLARNA_ROUTES: Route[] = [...paymentRoutes, ...orderRoutes, ...captureRoutes, ...refundRoutes];
 
+/**
+ * How the control endpoints (`/_emulator/*`) are protected. They have no auth of their own and can
+ * rewrite any order, so by default they answer only requests that arrive on a loopback address, and
+ * `listen()` refuses any other address. Serving them to other machines takes both an explicit
+ * `allowRemoteControl` and a `controlToken`, which every control request must then carry as
+ * `Authorization: Bearer <token>` (also on loopback).
+ */
+export interface EmulatorOptions {
+  allowRemoteControl?: boolean;
+  /** At least 16 characters. */
+  controlToken?: string;
+}
+
+export const MIN_CONTROL_TOKEN_LENGTH = 16;
+
 export interface KlarnaEmulator {
   app: express.Express;
   state: EmulatorState;
-  /** Starts listening (host defaults to 127.0.0.1, port 0 = any free port); resolves to the base URL. */
+  /**
+   * Starts listening (host defaults to 127.0.0.1, port 0 = any free port); resolves to the base URL.
+   * Rejects a non-loopback host unless the emulator was created with `allowRemoteControl` and a
+   * `controlToken` (see `EmulatorOptions`).
+   */
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
   url?: string;
@@ -199,15 +219,53 @@ const controlOrderSchema = sessionBody.and(
   }),
 );
 
+/** True for an address or host name that only this machine can reach. */
+export function isLoopback(host: string | undefined): boolean {
+  if (!host) return false;
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h) || /^::ffff:127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
+  if (!m) return false;
+  const given = Buffer.from(m[1].trim());
+  const wanted = Buffer.from(token);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+/**
+ * Issue 8: the control endpoints can create, decide and reset anything. A request that arrives on a
+ * non-loopback local address is refused unless remote control was allowed with a token; with a
+ * token, every control request needs `Authorization: Bearer <token>`.
+ */
+function controlGuard(options: EmulatorOptions) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const token = options.controlToken;
+    if (!isLoopback(req.socket.localAddress) && !(options.allowRemoteControl && token)) {
+      return res.status(403).json({
+        error:
+          "The emulator's control endpoints answer on loopback only; start it with --allow-remote-control and --control-token to expose them.",
+      });
+    }
+    if (token && !tokenMatches(req.headers.authorization, token)) {
+      res.setHeader("WWW-Authenticate", 'Bearer realm="klarna-emulator-control"');
+      return res.status(401).json({ error: "The control endpoints need the header 'Authorization: Bearer <control token>'." });
+    }
+    next();
+  };
+}
+
 const FRAUD_EVENTS: Record<"ACCEPTED" | "REJECTED" | "STOPPED", NotificationEvent> = {
   ACCEPTED: "FRAUD_RISK_ACCEPTED",
   REJECTED: "FRAUD_RISK_REJECTED",
   STOPPED: "FRAUD_RISK_STOPPED",
 };
 
-/** `/_emulator/*`: what a test or a developer needs to drive the emulator. No auth: it binds to loopback. */
-function controlRouter(state: EmulatorState): express.Router {
+/** `/_emulator/*`: what a test or a developer needs to drive the emulator (guarded, see `controlGuard`). */
+function controlRouter(state: EmulatorState, options: EmulatorOptions): express.Router {
   const r = express.Router();
+  r.use(controlGuard(options));
   const bad = (res: Response, message: string) => res.status(400).json({ error: message });
   const zodMessage = (e: z.ZodError) => e.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
 
@@ -340,13 +398,16 @@ function redactSettings(s: EmulatorSettings) {
   return { ...s, password: "********" };
 }
 
-export function createEmulator(settings: Partial<EmulatorSettings> = {}): KlarnaEmulator {
+export function createEmulator(settings: Partial<EmulatorSettings> = {}, options: EmulatorOptions = {}): KlarnaEmulator {
+  if (options.controlToken !== undefined && options.controlToken.length < MIN_CONTROL_TOKEN_LENGTH) {
+    throw new TypeError(`The control token must be at least ${MIN_CONTROL_TOKEN_LENGTH} characters.`);
+  }
   const state = new EmulatorState(settings);
   const app = express();
   app.disable("x-powered-by");
   // Klarna accepts bodies up to 1 MB (413 REQUEST_TOO_LARGE past it).
   app.use(express.json({ limit: "1mb", type: () => true }));
-  app.use("/_emulator", controlRouter(state));
+  app.use("/_emulator", controlRouter(state, options));
   for (const route of KLARNA_ROUTES) {
     const m = route.method.toLowerCase() as "get" | "post" | "patch" | "delete";
     app[m](route.path, (req, res, next) => dispatch(state, route)(req, res).catch(next));
@@ -368,6 +429,9 @@ export function createEmulator(settings: Partial<EmulatorSettings> = {}): Klarna
     app,
     state,
     listen(port = 0, host = "127.0.0.1") {
+      if (!isLoopback(host) && !(options.allowRemoteControl && options.controlToken)) {
+        return Promise.reject(new Error(remoteControlRefusal(host)));
+      }
       return new Promise((resolve, reject) => {
         server = app.listen(port, host);
         server.once("error", reject);
@@ -389,4 +453,9 @@ export function createEmulator(settings: Partial<EmulatorSettings> = {}): Klarna
     },
   };
   return emulator;
+}
+
+/** Why the emulator will not bind `host`: one line, for the CLI and for `listen()`. */
+export function remoteControlRefusal(host: string): string {
+  return `refusing to listen on ${host}: the control endpoints (/_emulator/*) would be open to the network; bind 127.0.0.1, or pass --allow-remote-control with --control-token <token of ${MIN_CONTROL_TOKEN_LENGTH}+ characters> (options allowRemoteControl and controlToken from code)`;
 }
