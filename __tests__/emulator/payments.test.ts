@@ -82,3 +82,27 @@ describe("the authorization token places an order for 60 minutes (Klarna docs, '
     expect((await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/order`, de)).status).toBe(200);
   });
 });
+
+describe("POST /payments/v1/authorizations/{token}/customer-token (payments.yml purchaseToken)", () => {
+  const tokenRequest = { description: "Monthly socks", intended_use: "SUBSCRIPTION", locale: "de-DE", purchase_country: "DE", purchase_currency: "EUR" };
+
+  it("answers a customer_token_creation_response; the same authorization can also place the order (buy_and_tokenize)", async () => {
+    const billing = { given_name: "Jane", family_name: "Doe", country: "DE" };
+    const sid = (await k.call("POST", "/payments/v1/sessions", { ...de, intent: "buy_and_tokenize", billing_address: billing })).data.session_id;
+    const auth = await k.control("POST", `/sessions/${sid}/authorize`, {});
+    const res = await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/customer-token`, tokenRequest);
+    expect(res.status).toBe(200);
+    expect(res.data).toMatchObject({ token_id: expect.any(String), redirect_url: expect.any(String), billing_address: billing });
+    expect((await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/order`, de)).status).toBe(200);
+  });
+
+  it("refuses what the spec refuses: 400 for a missing field or another intended_use, 409 another market, 404 unknown token", async () => {
+    const sid = (await k.call("POST", "/payments/v1/sessions", de)).data.session_id;
+    const auth = await k.control("POST", `/sessions/${sid}/authorize`, {});
+    const post = (body: unknown, token = auth.authorization_token) => k.call("POST", `/payments/v1/authorizations/${token}/customer-token`, body);
+    expectKlarnaError(await post({ ...tokenRequest, description: undefined }), 400, "BAD_VALUE", "Bad value: description");
+    expectKlarnaError(await post({ ...tokenRequest, intended_use: "GIFT" }), 400, "BAD_VALUE", "Bad value: intended_use");
+    expectKlarnaError(await post({ ...tokenRequest, purchase_country: "SE", purchase_currency: "SEK" }), 409, "CONFLICT");
+    expectKlarnaError(await post(tokenRequest, "nope"), 404, "NOT_FOUND");
+  });
+});

@@ -253,6 +253,19 @@ export const sessionBody = z
   })
   .passthrough();
 
+/** payments.yml `customer_token_creation_request` (`POST …/authorizations/{token}/customer-token`). */
+export const customerTokenRequest = z
+  .object({
+    description: str(255, 1),
+    intended_use: z.enum(["SUBSCRIPTION"]),
+    locale: z.string().regex(/^[A-Za-z]{2,2}(?:-[A-Za-z]{2,2})*$/),
+    purchase_country: z.string().regex(/^[A-Za-z]{2}$/),
+    purchase_currency: z.string().regex(/^[A-Za-z]{3}$/),
+    billing_address: paymentsAddress.optional(),
+    customer: paymentsCustomer.optional(),
+  })
+  .passthrough();
+
 /** Parses a body with a schema; the first problem becomes Klarna's `BAD_VALUE` naming its JSON path. */
 export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
   const result = schema.safeParse(body ?? {});

@@ -1,6 +1,6 @@
 import { v4 as uuidv4 } from "uuid";
 import type { FraudStatus, SessionRequest } from "../../klarna/types";
-import { checkSessionAmounts, KlarnaRefusal, parseBody, sessionBody } from "../rules";
+import { checkSessionAmounts, customerTokenRequest, KlarnaRefusal, parseBody, sessionBody } from "../rules";
 import type { AuthorizationState, EmulatorState, SessionState } from "../state";
 import { noContent, ok, type Route } from "./route";
 
@@ -143,6 +143,40 @@ export const paymentRoutes: Route[] = [
         fraud_status: order.fraud_status,
         redirect_url: `https://emulator.klarna.invalid/v1/sessions/${session.session_id}/redirect`,
         authorized_payment_method: { type: "invoice", number_of_days: 30 },
+      });
+    },
+  },
+  {
+    // `purchaseToken`: a customer token for later purchases (subscriptions) instead of, or besides
+    // (intent buy_and_tokenize), placing the order. 200 `customer_token_creation_response`; 400; 403
+    // REJECTED; 404 the authorization does not exist or is too old; 409 not matching the session.
+    method: "POST",
+    path: "/payments/v1/authorizations/:token/customer-token",
+    handler: ({ state, params, body }) => {
+      const auth = findAuthorization(state, params.token);
+      const parsed = parseBody(customerTokenRequest, body);
+      if (state.now() - auth.authorized_at > state.settings.authorization_token_ttl_minutes * 60_000) {
+        throw new KlarnaRefusal(404, "NOT_FOUND", ["Invalid authorization token"]);
+      }
+      const session = findSession(state, auth.session_id);
+      if (
+        parsed.purchase_country.toUpperCase() !== session.body.purchase_country.toUpperCase() ||
+        parsed.purchase_currency.toUpperCase() !== session.body.purchase_currency.toUpperCase()
+      ) {
+        throw new KlarnaRefusal(409, "CONFLICT", [
+          "The data in the request does not match the session for the authorization (purchase_country/purchase_currency).",
+        ]);
+      }
+      if (auth.fraud_status === "REJECTED") {
+        throw new KlarnaRefusal(403, "REJECTED", ["The purchase was rejected by Klarna (fraud status REJECTED). No customer token was created."]);
+      }
+      const customer = parsed.customer ?? session.body.customer;
+      return ok({
+        token_id: uuidv4(),
+        payment_method_reference: uuidv4(),
+        redirect_url: `https://emulator.klarna.invalid/v1/sessions/${session.session_id}/redirect`,
+        billing_address: parsed.billing_address ?? session.body.billing_address,
+        customer: customer ? { date_of_birth: customer.date_of_birth, gender: customer.gender } : undefined,
       });
     },
   },
