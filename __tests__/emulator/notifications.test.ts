@@ -158,13 +158,15 @@ it("after the last retry it is given up (failed); an unreachable URL records the
 
 it("the control call answers at once, even when the merchant hangs (a try times out after notification_timeout_ms)", async () => {
   merchant.answers = ["hang"];
+  await k.control("PATCH", "/settings", { notification_timeout_ms: 1500 });
   const { orderId } = await pendingOrder(`${merchant.url}/n`);
   const started = Date.now();
   await decide(orderId, "ACCEPTED");
-  expect(Date.now() - started).toBeLessThan(250);
+  // Well under the 1.5 s the hanging merchant holds the first try (margin for a loaded machine).
+  expect(Date.now() - started).toBeLessThan(1000);
   const [n] = await notifications(orderId);
   expect(n.state).toBe("delivered");
-  expect(n.tries[0]).toMatchObject({ status_code: null, error: expect.stringMatching(/no answer within 300 ms/) });
+  expect(n.tries[0]).toMatchObject({ status_code: null, error: expect.stringMatching(/no answer within 1500 ms/) });
   expect(n.tries[1].status_code).toBe(200);
 });
 
