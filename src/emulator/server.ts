@@ -1,8 +1,10 @@
+import { timingSafeEqual } from "crypto";
 import express, { NextFunction, Request, Response } from "express";
 import type { Server } from "http";
 import type { AddressInfo } from "net";
 import { v4 as uuidv4 } from "uuid";
 import { z } from "zod";
+import { fillPlaceholders, type NotificationEvent } from "./notifications";
 import { sessionBody, KlarnaRefusal, parseBody, checkSessionAmounts } from "./rules";
 import { captureRoutes } from "./resources/captures";
 import { orderRoutes } from "./resources/orders";
@@ -14,10 +16,29 @@ import { Answer, EmulatorState, Fault, FaultSpec } from "./state";
 
 export const KLARNA_ROUTES: Route[] = [...paymentRoutes, ...orderRoutes, ...captureRoutes, ...refundRoutes];
 
+/**
+ * How the control endpoints (`/_emulator/*`) are protected. They have no auth of their own and can
+ * rewrite any order, so by default they answer only requests that arrive on a loopback address, and
+ * `listen()` refuses any other address. Serving them to other machines takes both an explicit
+ * `allowRemoteControl` and a `controlToken`, which every control request must then carry as
+ * `Authorization: Bearer <token>` (also on loopback).
+ */
+export interface EmulatorOptions {
+  allowRemoteControl?: boolean;
+  /** At least 16 characters. */
+  controlToken?: string;
+}
+
+export const MIN_CONTROL_TOKEN_LENGTH = 16;
+
 export interface KlarnaEmulator {
   app: express.Express;
   state: EmulatorState;
-  /** Starts listening (host defaults to 127.0.0.1, port 0 = any free port); resolves to the base URL. */
+  /**
+   * Starts listening (host defaults to 127.0.0.1, port 0 = any free port); resolves to the base URL.
+   * Rejects a non-loopback host unless the emulator was created with `allowRemoteControl` and a
+   * `controlToken` (see `EmulatorOptions`).
+   */
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
   url?: string;
@@ -81,6 +102,8 @@ function dispatch(state: EmulatorState, route: Route) {
     const method = req.method.toUpperCase();
     const path = req.path;
     const key = (req.headers["klarna-idempotency-key"] as string | undefined) || undefined;
+    // Where a key is remembered: per merchant (the key alone) or per operation (method + path + key).
+    const slot = key && state.settings.idempotency_key_scope === "operation" ? `${method} ${path} ${key}` : key;
     const body = method === "GET" || method === "DELETE" ? undefined : req.body;
     const journal = (outcome: "answered" | "replayed" | "fault" | "dropped_before" | "dropped_after", response: Answer | null, fault?: Fault) =>
       state.record({
@@ -122,9 +145,9 @@ function dispatch(state: EmulatorState, route: Route) {
     const writes = method === "POST" || method === "PATCH";
     let answer: Answer | null | undefined;
     let outcome: "answered" | "replayed" = "answered";
-    if (writes && key) {
-      const stored = state.storedAnswer(key);
-      const pending = state.inFlight.get(key);
+    if (writes && slot) {
+      const stored = state.storedAnswer(slot);
+      const pending = state.inFlight.get(slot);
       if (stored) {
         answer = stored;
         outcome = "replayed";
@@ -133,7 +156,7 @@ function dispatch(state: EmulatorState, route: Route) {
           answer = errorAnswer(409, "CONFLICT", ["A request with this idempotency key is already being processed."]);
         } else {
           await pending;
-          answer = state.storedAnswer(key);
+          answer = state.storedAnswer(slot);
           if (answer) outcome = "replayed";
         }
       }
@@ -147,16 +170,16 @@ function dispatch(state: EmulatorState, route: Route) {
         } catch (err) {
           result = refusalAnswer(err);
         }
-        if (writes && key) state.remember(key, result);
+        if (writes && slot) state.remember(slot, result);
         return result;
       };
-      if (writes && key) {
+      if (writes && slot) {
         const p = run();
-        state.inFlight.set(key, p);
+        state.inFlight.set(slot, p);
         try {
           answer = await p;
         } finally {
-          state.inFlight.delete(key);
+          state.inFlight.delete(slot);
         }
       } else {
         answer = await run();
@@ -196,9 +219,53 @@ const controlOrderSchema = sessionBody.and(
   }),
 );
 
-/** `/_emulator/*`: what a test or a developer needs to drive the emulator. No auth: it binds to loopback. */
-function controlRouter(state: EmulatorState): express.Router {
+/** True for an address or host name that only this machine can reach. */
+export function isLoopback(host: string | undefined): boolean {
+  if (!host) return false;
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h) || /^::ffff:127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
+  if (!m) return false;
+  const given = Buffer.from(m[1].trim());
+  const wanted = Buffer.from(token);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+/**
+ * Issue 8: the control endpoints can create, decide and reset anything. A request that arrives on a
+ * non-loopback local address is refused unless remote control was allowed with a token; with a
+ * token, every control request needs `Authorization: Bearer <token>`.
+ */
+function controlGuard(options: EmulatorOptions) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const token = options.controlToken;
+    if (!isLoopback(req.socket.localAddress) && !(options.allowRemoteControl && token)) {
+      return res.status(403).json({
+        error:
+          "The emulator's control endpoints answer on loopback only; start it with --allow-remote-control and --control-token to expose them.",
+      });
+    }
+    if (token && !tokenMatches(req.headers.authorization, token)) {
+      res.setHeader("WWW-Authenticate", 'Bearer realm="klarna-emulator-control"');
+      return res.status(401).json({ error: "The control endpoints need the header 'Authorization: Bearer <control token>'." });
+    }
+    next();
+  };
+}
+
+const FRAUD_EVENTS: Record<"ACCEPTED" | "REJECTED" | "STOPPED", NotificationEvent> = {
+  ACCEPTED: "FRAUD_RISK_ACCEPTED",
+  REJECTED: "FRAUD_RISK_REJECTED",
+  STOPPED: "FRAUD_RISK_STOPPED",
+};
+
+/** `/_emulator/*`: what a test or a developer needs to drive the emulator (guarded, see `controlGuard`). */
+function controlRouter(state: EmulatorState, options: EmulatorOptions): express.Router {
   const r = express.Router();
+  r.use(controlGuard(options));
   const bad = (res: Response, message: string) => res.status(400).json({ error: message });
   const zodMessage = (e: z.ZodError) => e.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
 
@@ -227,18 +294,47 @@ function controlRouter(state: EmulatorState): express.Router {
     }
   });
 
-  // Klarna's fraud review deciding a PENDING order (Klarna tells the merchant by a push notification).
+  // Klarna's fraud review deciding an order (docs "Pending orders"): ACCEPTED or REJECTED decides a
+  // PENDING order; STOPPED stops one that was PENDING or ACCEPTED and not yet captured. A rejected or
+  // stopped order is cancelled. Klarna then POSTs the event to the order's merchant_urls.notification
+  // (in the background: this answers at once; GET /_emulator/notifications shows the delivery).
   r.post("/orders/:order_id/fraud-decision", (req, res) => {
-    const parsed = z.object({ fraud_status: z.enum(["ACCEPTED", "REJECTED"]) }).strict().safeParse(req.body);
+    const parsed = z.object({ fraud_status: z.enum(["ACCEPTED", "REJECTED", "STOPPED"]) }).strict().safeParse(req.body);
     if (!parsed.success) return bad(res, zodMessage(parsed.error));
-    const order = state.orders.get(req.params.order_id);
+    const order = state.findOrder(req.params.order_id);
     if (!order) return res.status(404).json({ error: `Order ${req.params.order_id} cannot be found` });
-    order.fraud_status = parsed.data.fraud_status;
-    if (parsed.data.fraud_status === "REJECTED") {
+    const decision = parsed.data.fraud_status;
+    if (decision === "STOPPED") {
+      if (order.fraud_status === "REJECTED" || order.captures.length > 0) {
+        return res.status(409).json({ error: `Order ${order.order_id} cannot be stopped: fraud status ${order.fraud_status}, ${order.captures.length} captures.` });
+      }
+    } else if (order.fraud_status !== "PENDING") {
+      return res.status(409).json({ error: `Order ${order.order_id} is not PENDING (fraud status ${order.fraud_status}): Klarna's review decides pending orders only.` });
+    }
+    order.fraud_status = decision === "ACCEPTED" ? "ACCEPTED" : "REJECTED";
+    if (decision !== "ACCEPTED") {
       order.status = "CANCELLED";
       order.remaining_authorized_amount = 0;
     }
-    res.json({ order_id: order.order_id, fraud_status: order.fraud_status, status: order.status });
+    const context = state.orderContext.get(order.order_id);
+    const url = context?.merchant_urls?.notification;
+    const notification = url
+      ? state.notifier.send(order.order_id, fillPlaceholders(url, { order_id: order.order_id, session_id: context?.session_id }), FRAUD_EVENTS[decision])
+      : undefined;
+    res.json({
+      order_id: order.order_id,
+      fraud_status: order.fraud_status,
+      status: order.status,
+      notification: notification ? { event_id: notification.event_id, event_type: notification.event_type, url: notification.url } : null,
+    });
+  });
+
+  // The notifications Klarna sent, with every try. `wait_ms` holds the answer until none is pending.
+  r.get("/notifications", async (req, res) => {
+    const waitMs = Math.min(Number(req.query.wait_ms ?? 0) || 0, 60_000);
+    if (waitMs > 0) await state.notifier.settled(waitMs);
+    const orderId = req.query.order_id;
+    res.json({ notifications: state.notifier.records.filter((n) => !orderId || n.order_id === orderId) });
   });
 
   r.post("/sessions/:session_id/authorize", (req, res) => {
@@ -302,13 +398,16 @@ function redactSettings(s: EmulatorSettings) {
   return { ...s, password: "********" };
 }
 
-export function createEmulator(settings: Partial<EmulatorSettings> = {}): KlarnaEmulator {
+export function createEmulator(settings: Partial<EmulatorSettings> = {}, options: EmulatorOptions = {}): KlarnaEmulator {
+  if (options.controlToken !== undefined && options.controlToken.length < MIN_CONTROL_TOKEN_LENGTH) {
+    throw new TypeError(`The control token must be at least ${MIN_CONTROL_TOKEN_LENGTH} characters.`);
+  }
   const state = new EmulatorState(settings);
   const app = express();
   app.disable("x-powered-by");
   // Klarna accepts bodies up to 1 MB (413 REQUEST_TOO_LARGE past it).
   app.use(express.json({ limit: "1mb", type: () => true }));
-  app.use("/_emulator", controlRouter(state));
+  app.use("/_emulator", controlRouter(state, options));
   for (const route of KLARNA_ROUTES) {
     const m = route.method.toLowerCase() as "get" | "post" | "patch" | "delete";
     app[m](route.path, (req, res, next) => dispatch(state, route)(req, res).catch(next));
@@ -330,6 +429,9 @@ export function createEmulator(settings: Partial<EmulatorSettings> = {}): Klarna
     app,
     state,
     listen(port = 0, host = "127.0.0.1") {
+      if (!isLoopback(host) && !(options.allowRemoteControl && options.controlToken)) {
+        return Promise.reject(new Error(remoteControlRefusal(host)));
+      }
       return new Promise((resolve, reject) => {
         server = app.listen(port, host);
         server.once("error", reject);
@@ -342,6 +444,7 @@ export function createEmulator(settings: Partial<EmulatorSettings> = {}): Klarna
       });
     },
     close() {
+      state.notifier.stop();
       return new Promise((resolve) => {
         if (!server) return resolve();
         server.close(() => resolve());
@@ -350,4 +453,9 @@ export function createEmulator(settings: Partial<EmulatorSettings> = {}): Klarna
     },
   };
   return emulator;
+}
+
+/** Why the emulator will not bind `host`: one line, for the CLI and for `listen()`. */
+export function remoteControlRefusal(host: string): string {
+  return `refusing to listen on ${host}: the control endpoints (/_emulator/*) would be open to the network; bind 127.0.0.1, or pass --allow-remote-control with --control-token <token of ${MIN_CONTROL_TOKEN_LENGTH}+ characters> (options allowRemoteControl and controlToken from code)`;
 }

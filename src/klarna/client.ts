@@ -267,6 +267,53 @@ export class KlarnaClient {
     await this.send("POST", `ordermanagement/v1/orders/${seg(orderId)}/release-remaining-authorization`, undefined, opts);
   }
 
+  // ---- the rest of an order's life (order-management.yml) ---------------------------------------
+
+  /**
+   * Moves the order's `expires_at` (no body; 204): Klarna adds the account's expiry days to the day of
+   * the call, at most 180 days after the purchase. 403 NOT_ALLOWED on expired, cancelled or fully
+   * captured orders.
+   */
+  async extendAuthorizationTime(orderId: string, opts: IdempotentCallOptions = {}): Promise<void> {
+    await this.send("POST", `ordermanagement/v1/orders/${seg(orderId)}/extend-authorization-time`, undefined, opts);
+  }
+
+  /**
+   * Sets a new `order_amount` and `order_lines` before capture (`Update authorization`; 204). Never
+   * below the captured amount; an increase runs Klarna's risk check and may be refused (403 NOT_ALLOWED).
+   */
+  async updateAuthorization(
+    orderId: string,
+    body: import("./types").UpdateAuthorizationRequest,
+    opts: IdempotentCallOptions = {},
+  ): Promise<void> {
+    await this.send("PATCH", `ordermanagement/v1/orders/${seg(orderId)}/authorization`, body, opts);
+  }
+
+  /** Appends shipping information (carrier, tracking) to a capture (`UpdateShippingInfo`; 204). */
+  async addShippingInfo(
+    orderId: string,
+    captureId: string,
+    body: import("./types").ShippingInfoRequest,
+    opts: IdempotentCallOptions = {},
+  ): Promise<void> {
+    await this.send("POST", `ordermanagement/v1/orders/${seg(orderId)}/captures/${seg(captureId)}/shipping-info`, body, opts);
+  }
+
+  /** Changes the order's shipping address (`UpdateConsumer`; 204). The billing address cannot change. */
+  async updateCustomerDetails(
+    orderId: string,
+    body: import("./types").CustomerDetailsRequest,
+    opts: IdempotentCallOptions = {},
+  ): Promise<void> {
+    await this.send("PATCH", `ordermanagement/v1/orders/${seg(orderId)}/customer-details`, body, opts);
+  }
+
+  /** Has Klarna send a capture's customer communication again (no body; 204). */
+  async triggerSendOut(orderId: string, captureId: string, opts: IdempotentCallOptions = {}): Promise<void> {
+    await this.send("POST", `ordermanagement/v1/orders/${seg(orderId)}/captures/${seg(captureId)}/trigger-send-out`, undefined, opts);
+  }
+
   // ---- transport ---------------------------------------------------------------------------------
 
   private async send<T = unknown>(

@@ -50,12 +50,89 @@ export interface RefundRequest {
   order_lines?: OrderLine[];
 }
 
+/** Order Management `shipping_info[].shipping_method` (order-management.yml `shipping_info`). */
+export const SHIPPING_METHODS = [
+  "PickUpStore",
+  "Home",
+  "BoxReg",
+  "BoxUnreg",
+  "PickUpPoint",
+  "Own",
+  "Postal",
+  "DHLPackstation",
+  "Digital",
+  "Undefined",
+  "PickUpWarehouse",
+  "ClickCollect",
+  "PalletDelivery",
+] as const;
+export type ShippingMethod = (typeof SHIPPING_METHODS)[number];
+
+/** Order Management `shipping_info`: how a capture (or the order) was shipped. */
+export interface ShippingInfo {
+  shipping_company?: string;
+  shipping_method?: ShippingMethod;
+  tracking_number?: string;
+  tracking_uri?: string;
+  return_shipping_company?: string;
+  return_tracking_number?: string;
+  return_tracking_uri?: string;
+}
+
+/** Body of `POST …/captures/{capture_id}/shipping-info` and `POST …/orders/{id}/shipping-info` (`UpdateShippingInfo`). */
+export interface ShippingInfoRequest {
+  shipping_info: ShippingInfo[];
+}
+
 export interface CaptureRequest {
   captured_amount: number;
   description?: string;
   reference?: string;
   order_lines?: OrderLine[];
   shipping_delay?: number;
+  shipping_info?: ShippingInfo[];
+}
+
+/** Body of `PATCH …/orders/{id}/authorization` (order-management.yml `Update authorization`). */
+export interface UpdateAuthorizationRequest {
+  order_amount: number;
+  description?: string;
+  order_lines?: OrderLine[];
+}
+
+/** An address, as Klarna writes it in both specs (`address`). */
+export interface Address {
+  attention?: string;
+  city?: string;
+  country?: string;
+  email?: string;
+  family_name?: string;
+  given_name?: string;
+  organization_name?: string;
+  phone?: string;
+  postal_code?: string;
+  region?: string;
+  street_address?: string;
+  street_address2?: string;
+  title?: string;
+}
+
+/** Body of `PATCH …/orders/{id}/customer-details` (`UpdateConsumer`): only the shipping address can change. */
+export interface CustomerDetailsRequest {
+  shipping_address: Address;
+}
+
+/** Order Management `customer` of an order. */
+export interface OrderCustomer {
+  date_of_birth?: string;
+  national_identification_number?: string;
+}
+
+/** Order Management `InitialPaymentMethodDto`. */
+export interface InitialPaymentMethod {
+  type?: string;
+  description?: string;
+  number_of_installments?: number;
 }
 
 export type OrderStatus = "AUTHORIZED" | "PART_CAPTURED" | "CAPTURED" | "CANCELLED" | "EXPIRED" | "CLOSED";
@@ -70,6 +147,9 @@ export interface Capture {
   reference?: string;
   order_lines: OrderLine[];
   refunded_amount: number;
+  billing_address?: Address;
+  shipping_address?: Address;
+  shipping_info?: ShippingInfo[];
 }
 
 export interface Refund {
@@ -81,8 +161,11 @@ export interface Refund {
   order_lines: OrderLine[];
 }
 
+/** `GET /ordermanagement/v1/orders/{id}` (order-management.yml `MerchantOrderDto`). */
 export interface Order {
   order_id: string;
+  /** Short, customer-friendly reference Klarna uses with the shopper. */
+  klarna_reference?: string;
   status: OrderStatus;
   fraud_status: FraudStatus;
   order_amount: number;
@@ -99,7 +182,14 @@ export interface Order {
   captures: Capture[];
   refunds: Refund[];
   created_at: string;
+  /** The order can only be captured until this time. */
   expires_at: string;
+  billing_address?: Address;
+  shipping_address?: Address;
+  customer?: OrderCustomer;
+  merchant_data?: string;
+  initial_payment_method?: InitialPaymentMethod;
+  shipping_info?: ShippingInfo[];
 }
 
 export interface MerchantUrls {
@@ -120,7 +210,24 @@ export interface SessionRequest {
   merchant_reference1?: string;
   merchant_reference2?: string;
   merchant_urls?: MerchantUrls;
+  merchant_data?: string;
+  billing_address?: Address;
+  shipping_address?: Address;
+  customer?: SessionCustomer;
   intent?: "buy" | "tokenize" | "buy_and_tokenize";
+}
+
+/** Payments `customer` of a session or order placement. */
+export interface SessionCustomer {
+  date_of_birth?: string;
+  gender?: string;
+  last_four_ssn?: string;
+  national_identification_number?: string;
+  organization_entity_type?: string;
+  organization_registration_id?: string;
+  title?: string;
+  type?: string;
+  vat_id?: string;
 }
 
 export interface PaymentMethodCategory {

@@ -1,6 +1,6 @@
 import { v4 as uuidv4 } from "uuid";
 import type { FraudStatus, SessionRequest } from "../../klarna/types";
-import { checkSessionAmounts, KlarnaRefusal, parseBody, sessionBody } from "../rules";
+import { checkSessionAmounts, customerTokenRequest, KlarnaRefusal, parseBody, sessionBody } from "../rules";
 import type { AuthorizationState, EmulatorState, SessionState } from "../state";
 import { noContent, ok, type Route } from "./route";
 
@@ -91,6 +91,10 @@ export const paymentRoutes: Route[] = [
     },
   },
   {
+    // `createOrder`: 200 `order`; 400 field constraint; 403 (Klarna Payments' REJECTED, docs "Error codes
+    // and messages for Klarna Payments"); 404 the authorization does not exist, or is older than
+    // `authorization_token_ttl_minutes` ("Invalid authorization token", docs "Create an order" errors);
+    // 409 the data does not match the session.
     method: "POST",
     path: "/payments/v1/authorizations/:token/order",
     handler: ({ state, params, body }) => {
@@ -99,6 +103,9 @@ export const paymentRoutes: Route[] = [
       checkSessionAmounts(parsed);
       if (auth.state === "used") {
         throw new KlarnaRefusal(409, "CONFLICT", ["The authorization was already used to place an order."]);
+      }
+      if (state.now() - auth.authorized_at > state.settings.authorization_token_ttl_minutes * 60_000) {
+        throw new KlarnaRefusal(404, "NOT_FOUND", ["Invalid authorization token"]);
       }
       const session = findSession(state, auth.session_id);
       if (
@@ -109,7 +116,25 @@ export const paymentRoutes: Route[] = [
           "The data in the request does not match the session for the authorization (purchase_country/purchase_currency).",
         ]);
       }
-      const order = state.createOrder({ ...parsed, fraud_status: auth.fraud_status });
+      // The spec's `order.fraud_status` is "Either ACCEPTED or PENDING": a purchase Klarna rejects is
+      // refused and no order exists for it.
+      if (auth.fraud_status === "REJECTED") {
+        throw new KlarnaRefusal(403, "REJECTED", [
+          "The purchase was rejected by Klarna (fraud status REJECTED). No order was created; ask the customer to choose another payment method.",
+        ]);
+      }
+      const order = state.createOrder({
+        ...parsed,
+        // What the order request does not repeat, the session gave (addresses, customer, URLs).
+        merchant_data: parsed.merchant_data ?? session.body.merchant_data,
+        billing_address: parsed.billing_address ?? session.body.billing_address,
+        shipping_address: parsed.shipping_address ?? session.body.shipping_address,
+        customer: parsed.customer ?? session.body.customer,
+        merchant_urls: { ...session.body.merchant_urls, ...parsed.merchant_urls },
+        session_id: session.session_id,
+        initial_payment_method: { type: "INVOICE", description: "Pay later in 30 days" },
+        fraud_status: auth.fraud_status,
+      });
       auth.state = "used";
       auth.order_id = order.order_id;
       session.status = "complete";
@@ -118,6 +143,40 @@ export const paymentRoutes: Route[] = [
         fraud_status: order.fraud_status,
         redirect_url: `https://emulator.klarna.invalid/v1/sessions/${session.session_id}/redirect`,
         authorized_payment_method: { type: "invoice", number_of_days: 30 },
+      });
+    },
+  },
+  {
+    // `purchaseToken`: a customer token for later purchases (subscriptions) instead of, or besides
+    // (intent buy_and_tokenize), placing the order. 200 `customer_token_creation_response`; 400; 403
+    // REJECTED; 404 the authorization does not exist or is too old; 409 not matching the session.
+    method: "POST",
+    path: "/payments/v1/authorizations/:token/customer-token",
+    handler: ({ state, params, body }) => {
+      const auth = findAuthorization(state, params.token);
+      const parsed = parseBody(customerTokenRequest, body);
+      if (state.now() - auth.authorized_at > state.settings.authorization_token_ttl_minutes * 60_000) {
+        throw new KlarnaRefusal(404, "NOT_FOUND", ["Invalid authorization token"]);
+      }
+      const session = findSession(state, auth.session_id);
+      if (
+        parsed.purchase_country.toUpperCase() !== session.body.purchase_country.toUpperCase() ||
+        parsed.purchase_currency.toUpperCase() !== session.body.purchase_currency.toUpperCase()
+      ) {
+        throw new KlarnaRefusal(409, "CONFLICT", [
+          "The data in the request does not match the session for the authorization (purchase_country/purchase_currency).",
+        ]);
+      }
+      if (auth.fraud_status === "REJECTED") {
+        throw new KlarnaRefusal(403, "REJECTED", ["The purchase was rejected by Klarna (fraud status REJECTED). No customer token was created."]);
+      }
+      const customer = parsed.customer ?? session.body.customer;
+      return ok({
+        token_id: uuidv4(),
+        payment_method_reference: uuidv4(),
+        redirect_url: `https://emulator.klarna.invalid/v1/sessions/${session.session_id}/redirect`,
+        billing_address: parsed.billing_address ?? session.body.billing_address,
+        customer: customer ? { date_of_birth: customer.date_of_birth, gender: customer.gender } : undefined,
       });
     },
   },
@@ -142,7 +201,7 @@ export function authorizeSession(
   if (opts.approved === false) return { approved: false, show_form: false };
   const token = uuidv4();
   const fraud_status = opts.fraud_status ?? "ACCEPTED";
-  state.authorizations.set(token, { authorization_token: token, session_id: sessionId, fraud_status, state: "open" });
+  state.authorizations.set(token, { authorization_token: token, session_id: sessionId, fraud_status, state: "open", authorized_at: state.now() });
   session.authorization_token = token;
   return { approved: true, show_form: true, authorization_token: token, fraud_status };
 }
