@@ -91,6 +91,46 @@ describe("checkout with Klarna", () => {
   });
 });
 
+describe("a Klarna outage at checkout", () => {
+  it("the shopper can still pay another way; only picking Klarna gets a readable error, and Klarna works again once it answers", async () => {
+    const st = s.store();
+    const outage = async () => {
+      await s.k.control("POST", "/faults", { path: "/payments/v1/sessions", status: 503, times: 100 });
+      await s.k.control("POST", "/faults", { path: "/payments/v1/sessions/*", status: 503, times: 100 });
+      await s.k.control("POST", "/faults", { path: "/payments/v1/authorizations/*", status: 503, times: 100 });
+    };
+    // A shopper picked Klarna, then Klarna went down while the cart kept changing.
+    const first = await checkoutWithKlarna(s, { authorize: { approved: false } });
+    await outage();
+    expect((await st.post(`/store/carts/${first.cartId}/line-items`, { variant_id: s.seed.variants[1].id, quantity: 1 })).status).toBe(200);
+    expect((await st.post(`/store/carts/${first.cartId}/payment-sessions`)).status).toBe(200);
+    expect((await st.post(`/store/carts/${first.cartId}/payment-session`, { provider_id: "manual" })).status).toBe(200);
+    const paid = await st.post(`/store/carts/${first.cartId}/complete`);
+    expect(paid.status).toBe(200);
+    expect(paid.body.type).toBe("order");
+    expect(paid.body.data.payments[0].provider_id).toBe("manual");
+
+    // A new shopper during the outage: picking Klarna is refused readably, the manual provider works.
+    const { body: created } = await st.post("/store/carts", { region_id: s.seed.region.id, country_code: "de" });
+    const cartId = created.cart.id;
+    await st.post(`/store/carts/${cartId}/line-items`, { variant_id: s.seed.variants[0].id, quantity: 1 });
+    await st.post(`/store/carts/${cartId}`, { email: "outage@example.com", shipping_address: { first_name: "A", last_name: "B", address_1: "C 1", city: "Berlin", postal_code: "10117", country_code: "de" } });
+    const { body: options } = await st.get(`/store/shipping-options/${cartId}`);
+    await st.post(`/store/carts/${cartId}/shipping-methods`, { option_id: options.shipping_options.find((o: any) => !o.is_return).id });
+    expect((await st.post(`/store/carts/${cartId}/payment-sessions`)).status).toBe(200);
+    const klarna = await st.post(`/store/carts/${cartId}/payment-session`, { provider_id: "klarna" });
+    expect(klarna.status).toBe(400);
+    expect(klarna.body.message).toBe("Klarna is not available right now. Please try again in a few minutes, or choose another payment method:\nNo money was taken");
+    expect((await st.post(`/store/carts/${cartId}/payment-session`, { provider_id: "manual" })).status).toBe(200);
+
+    // Klarna answers again: its session is made when the shopper picks it.
+    await s.k.control("DELETE", "/faults");
+    const back = await st.post(`/store/carts/${cartId}/payment-session`, { provider_id: "klarna" });
+    expect(back.status).toBe(200);
+    expect(back.body.cart.payment_session.data.client_token).toEqual(expect.any(String));
+  });
+});
+
 describe("Klarna's fraud decision", () => {
   it("PENDING: the cart waits; once Klarna's review accepts, completing again creates the order", async () => {
     const { completed, cartId } = await checkoutWithKlarna(s, { authorize: { fraud_status: "PENDING" } });

@@ -228,6 +228,33 @@ describe("an outcome Klarna never confirmed is settled against Klarna's order be
     });
   }
 
+  it("a 201 without Refund-Id is Klarna acting: the refund is found on its order, nothing is sent twice", async () => {
+    const { klarnaOrderId, ret, items } = await orderWithReturn();
+    await s.k.control("POST", "/faults", { method: "POST", path: REFUNDS, omit_headers: ["Refund-Id"], times: 1 });
+    expect((await receive(s, ret.id, items)).status).toBe(200);
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.klarna.refunds).toHaveLength(1);
+    const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
+    expect(row).toMatchObject({ status: "succeeded", klarna_refund_id: b.klarna.refunds[0].refund_id });
+    expect(await klarnaPosts(s, "/refunds")).toHaveLength(1);
+  });
+
+  it("a 201 without Refund-Id and an unreadable order: the key is kept, and the retry refunds nothing twice", async () => {
+    const { klarnaOrderId, ret, items } = await orderWithReturn();
+    await s.k.control("POST", "/faults", { method: "POST", path: REFUNDS, omit_headers: ["Refund-Id"], times: 1 });
+    await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
+    const first = await receive(s, ret.id, items);
+    expect(first.status).toBe(400);
+    expect(first.body.message).toMatch(/^Klarna did not confirm the refund: Klarna answered 201 without a Refund-Id header\./);
+    const [unknown] = await ledgerRows(s, "resource_id = $1", [ret.id]);
+    expect(unknown.status).toBe("unknown");
+    expect((await receive(s, ret.id, items)).status).toBe(200);
+    const posts = await klarnaPosts(s, "/refunds");
+    expect(new Set(posts.map((p) => p.idempotency_key))).toEqual(new Set([unknown.idempotency_key]));
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.klarna.refunds).toHaveLength(1);
+  });
+
   it("an answer lost after Klarna refunded is settled by reading the order once: the receive succeeds", async () => {
     const { klarnaOrderId, ret, items } = await orderWithReturn();
     await s.k.control("POST", "/faults", { method: "POST", path: REFUNDS, drop: "after", times: 3 });

@@ -189,6 +189,12 @@ function dispatch(state: EmulatorState, route: Route) {
       journal("dropped_after", answer, fault);
       return drop(res);
     }
+    if (fault?.omit_headers?.length && answer.headers) {
+      const omit = new Set(fault.omit_headers.map((h) => h.toLowerCase()));
+      answer = { ...answer, headers: Object.fromEntries(Object.entries(answer.headers).filter(([k]) => !omit.has(k.toLowerCase()))) };
+      journal("fault", answer, fault);
+      return write(res, answer);
+    }
     journal(outcome, answer, fault);
     write(res, answer);
   };
@@ -205,10 +211,11 @@ const faultSchema = z
     error_messages: z.array(z.string()).optional(),
     retry_after: z.number().int().min(0).optional(),
     drop: z.enum(["before", "after"]).optional(),
+    omit_headers: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict()
-  .refine((f) => f.delay_ms !== undefined || f.status !== undefined || f.drop !== undefined, {
-    message: "a fault needs delay_ms, status or drop",
+  .refine((f) => f.delay_ms !== undefined || f.status !== undefined || f.drop !== undefined || f.omit_headers !== undefined, {
+    message: "a fault needs delay_ms, status, drop or omit_headers",
   })
   .refine((f) => !(f.status !== undefined && f.drop !== undefined), { message: "status and drop exclude each other" });
 

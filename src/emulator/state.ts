@@ -76,6 +76,8 @@ export interface FaultSpec {
   error_messages?: string[];
   retry_after?: number;
   drop?: "before" | "after";
+  /** Apply the request, then answer without these headers (e.g. a 201 that lost its `Refund-Id`). */
+  omit_headers?: string[];
 }
 
 export interface Fault extends FaultSpec {

@@ -111,7 +111,10 @@ export function paymentError(action: PaymentAction, err: unknown, secrets: strin
           : "";
     out = { error: sentence(`Klarna did not confirm the refund: ${what}${checked}${adminHint(e, "refund")}`), code: e.error_code, detail: adminDetail(e) };
   } else if (err instanceof KlarnaApiError) {
-    if (shopper) {
+    if (shopper && err.error_code === "REJECTED") {
+      // Klarna Payments refuses to place an order its risk check rejected (403 REJECTED).
+      out = { error: "Klarna could not approve this purchase. Please choose another payment method", code: "FRAUD_REJECTED", detail: "No money was taken" };
+    } else if (shopper) {
       out = { error: shopperMessage(err, action), code: err.error_code, detail: "No money was taken" };
     } else {
       const lead = err.outcomeUnknown ? `Klarna did not confirm the ${action}` : `Klarna refused the ${action}`;
