@@ -15,7 +15,7 @@ const os = require("os")
 const net = require("net")
 const path = require("path")
 const { parseArgs } = require("util")
-const { spawn, execFileSync, execSync } = require("child_process")
+const { spawn, spawnSync, execFileSync, execSync } = require("child_process")
 const { postgresBinaries } = require("./postgres-binaries")
 const { endWithParent } = require("./child-process")
 
@@ -201,6 +201,10 @@ async function main() {
     if (user) {
       fs.chownSync(dataDir, user.uid, user.gid)
       fs.chownSync(passwordFile, user.uid, user.gid)
+      // Under a private TMPDIR (e.g. one in /root) the postgres user cannot reach its own data.
+      if (spawnSync("test", ["-w", dataDir], { ...user }).status !== 0) {
+        throw new Error(`PostgreSQL runs as the "postgres" user (uid ${user.uid}), who cannot reach ${dataDir}: point TMPDIR at a folder it can reach (TMPDIR=/tmp)`)
+      }
     }
     const locale = messagesLocale()
     const env = { ...process.env, LC_MESSAGES: locale }
