@@ -22,9 +22,13 @@ const { endWithParent } = require("./child-process")
 const USER = "postgres"
 const PASSWORD = "postgres"
 const READY_TEXT = "database system is ready to accept connections"
+// No disk flushes (fsync, full_page_writes): a throw-away server. synchronous_commit stays on: a
+// commit is acknowledged once its WAL is in the kernel's page cache, so it survives a PostgreSQL
+// crash (restart in "immediate" mode) though not a machine crash; with it off, the last ~0.6 s of
+// acknowledged commits were lost there. With fsync off it costs nothing measurable (~0.1 ms per
+// commit either way, measured here).
 const FLAGS = [
   "-c", "fsync=off",
-  "-c", "synchronous_commit=off",
   "-c", "full_page_writes=off",
   "-c", "listen_addresses=127.0.0.1",
   "-c", "unix_socket_directories=",
