@@ -83,8 +83,8 @@ function postgresBinaries(user) {
   if (fromCache) {
     throw new Error(
       `PostgreSQL runs as the "postgres" user (uid ${user.uid}), who cannot run ${dir}/native/bin/initdb (${inPlace}) ` +
-        `nor its copy in ${cache} (${fromCache}). Point TMPDIR at a folder the postgres user can reach, on a ` +
-        `file system that allows executables, or run as a user other than root.`,
+        `nor its copy in ${cache} (${fromCache}). If that copy is damaged, remove it; else point TMPDIR at a ` +
+        `folder the postgres user can reach, on a file system that allows executables, or run as a user other than root.`,
     )
   }
   return located(cache, version, true)
