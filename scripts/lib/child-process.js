@@ -49,7 +49,8 @@ function tail(max = 4000) {
  * @param {string[]} [o.args]
  * @param {NodeJS.ProcessEnv} [o.env]      the whole environment (default: ours)
  * @param {string} [o.cwd]
- * @param {RegExp} o.ready                 matched against all stdout so far
+ * @param {RegExp} o.ready                 matched against all stdout so far (make it end at a line end or a space:
+ *                                          output arrives in chunks)
  * @param {number} [o.timeoutMs]
  * @param {NodeJS.WritableStream} [o.output]  receives all of the child's stdout and stderr
  * @param {boolean} [o.echoStderr]         once it is ready, the child's stderr goes to ours (before, it only goes into the error)
@@ -92,7 +93,8 @@ function startChild({ name, script, args = [], env = process.env, cwd, ready, ti
       reject(err)
     }
     child.once("error", (err) => fail(new Error(`${name} could not start: ${err.message}`)))
-    child.once("exit", (code, signal) => {
+    // "close", not "exit": by then its last words are read.
+    child.once("close", (code, signal) => {
       if (!isReady) fail(new Error(`${name} exited (${signal || `code ${code}`}) before it was ready:\n${last.text.trim()}`))
     })
     child.stdout?.on("data", (d) => {
@@ -181,7 +183,8 @@ function runChild({ script, args = [], env = process.env, cwd }) {
       running.delete(child)
       reject(err)
     })
-    child.once("exit", (code) => {
+    // "close": its output is all read by then
+    child.once("close", (code) => {
       running.delete(child)
       resolve({ code, stdout, stderr })
     })

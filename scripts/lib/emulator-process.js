@@ -21,7 +21,7 @@ async function startEmulatorProcess({ username, password, settings } = {}) {
     name: "the Klarna emulator",
     script: path.join(__dirname, "..", "..", "bin", "klarna-emulator.js"),
     args,
-    ready: /listening on (http:\/\/\S+)/,
+    ready: /listening on (http:\/\/\S+)\s/,
   })
   const url = emulator.ready[1]
   const http = client(`${url}/_emulator`)

@@ -100,7 +100,7 @@ function run(file, args, { user, env }) {
     child.stdout.on("data", (d) => (output += d))
     child.stderr.on("data", (d) => (output += d))
     child.once("error", (err) => reject(new Error(`${path.basename(file)} could not start: ${err.message}`)))
-    child.once("exit", (code, signal) => {
+    child.once("close", (code, signal) => {
       if (code === 0) resolve()
       else reject(new Error(`${path.basename(file)} failed (${signal || `exit ${code}`}): ${output.trim()}`))
     })

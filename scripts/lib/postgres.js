@@ -36,7 +36,7 @@ async function startPostgres({ port, database = "medusa" } = {}) {
     name: "PostgreSQL",
     script: path.join(__dirname, "postgres-server.js"),
     args,
-    ready: /^READY (\{.*\})$/m,
+    ready: /^READY (\{.*\})\n/m,
     // Before it is ready, what it says goes into the error; after, it only speaks when the server died.
     echoStderr: true,
     // A forgotten stop() must not keep a test process alive; the keeper still goes when we go.
