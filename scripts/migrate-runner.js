@@ -9,7 +9,6 @@
 // Exit code 0 = all migrations applied; 1 = failure (message on stderr).
 // Meant to run in a child process (see lib/migrations.js): it sets the
 // module-level typeorm dataSource of @medusajs/medusa/dist/loaders/database.
-const path = require("path")
 
 async function main() {
   const directory = process.cwd()
