@@ -3,15 +3,20 @@
 //   --quick   a smaller run (same fields) in under a minute
 //   --json    one JSON object as the last line
 // Prints numbers; asserts nothing.
+// @ts-check
 "use strict"
 process.env.MEDUSA_DISABLE_TELEMETRY = "true"
 process.noDeprecation = true
 
 const path = require("path")
 const os = require("os")
-const h = require("./harness")
-const flows = require("./store-flows")
-const { startEmulatorProcess } = require("./emulator-process")
+const { startPostgres } = require("./lib/postgres")
+const { runMigrations } = require("./lib/migrations")
+const { bootMedusa, hideAccessLog } = require("./lib/medusa-boot")
+const { seedStore } = require("./lib/seed")
+const { capturedOrderWithReturn, receiveReturn } = require("./lib/checkout")
+const { pool } = require("./lib/wait")
+const { startEmulatorProcess } = require("./lib/emulator-process")
 
 const args = new Set(process.argv.slice(2))
 const QUICK = args.has("--quick")
@@ -35,18 +40,25 @@ const N_CONCURRENT = 20
 const USERNAME = "bench-merchant"
 const PASSWORD = "bench-api-key-" + Math.random().toString(36).slice(2)
 
-// Medusa's HTTP access log is noise for a benchmark.
-const write = process.stdout.write.bind(process.stdout)
-process.stdout.write = (chunk, ...rest) => (/^127\.0\.0\.1 - - \[/.test(String(chunk)) ? true : write(chunk, ...rest))
+hideAccessLog()
 
+/**
+ * @param {number[]} xs
+ * @param {number} q
+ */
 const quantile = (xs, q) => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]
 }
+/** @param {number[]} xs */
 const median = (xs) => quantile(xs, 0.5)
-const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d
-const log = (...a) => console.error(...a) // progress to stderr, results to stdout
+const round = (/** @type {number} */ x, d = 2) => Math.round(x * 10 ** d) / 10 ** d
+/** Progress goes to stderr, results to stdout. */
+const log = (/** @type {unknown[]} */ ...a) => console.error(...a)
+/** `node --expose-gc` (checked above). */
+const gc = /** @type {() => void} */ (global.gc)
 
+/** @param {number} lines */
 function planInput(lines) {
   const items = Array.from({ length: lines }, (_, i) => ({
     name: `Item ${i}`,
@@ -61,6 +73,7 @@ function planInput(lines) {
 }
 
 function benchPlan() {
+  /** @type {Record<number, number>} */
   const out = {}
   for (const lines of [1, 10, 100, 1000]) {
     const input = planInput(lines)
@@ -79,20 +92,21 @@ function benchPlan() {
 
 async function main() {
   const started = Date.now()
+  /** @type {Array<() => Promise<unknown>>} */
   const stops = []
   try {
     log(`bench: ${QUICK ? "quick" : "full"} run — ${N_RECEIVES} receives per provider, ${N_HEAP} refunds for the heap, ${N_CONCURRENT} concurrent receives`)
     const emulator = await startEmulatorProcess({ username: USERNAME, password: PASSWORD, settings: { journal_limit: 1000000 } })
     stops.push(() => emulator.stop())
-    const pg = await h.startPostgres()
+    const pg = await startPostgres()
     stops.push(() => pg.stop())
     const directory = path.join(ROOT, "store")
     const env = { KLARNA_BASE_URL: emulator.url, KLARNA_USERNAME: USERNAME, KLARNA_PASSWORD: PASSWORD }
     Object.assign(process.env, env)
-    await h.runMigrations({ directory, databaseUrl: pg.url, env })
-    const medusa = await h.bootMedusa({ directory, databaseUrl: pg.url, silent: true })
+    await runMigrations({ directory, databaseUrl: pg.url, env })
+    const medusa = await bootMedusa({ directory, databaseUrl: pg.url, silent: true })
     stops.push(() => medusa.close())
-    const seed = await h.seedStore({ container: medusa.container, url: medusa.url, paymentProviders: ["klarna", "manual"] })
+    const seed = await seedStore({ container: medusa.container, url: medusa.url, paymentProviders: ["klarna", "manual"] })
     const ctx = { url: medusa.url, seed, emulatorUrl: emulator.url }
 
     // Orders with requested returns, half paid with Klarna, half with Medusa's manual provider.
@@ -101,8 +115,8 @@ async function main() {
     for (let i = 0; i < N_RECEIVES; i++) kinds.push("klarna", "manual")
     for (let i = 0; i < N_CONCURRENT; i++) kinds.push("klarna-concurrent")
     // One at a time: Medusa 1.20 aborts concurrent cart completions on the same variants.
-    const prepared = await flows.pool(kinds, 1, (kind) =>
-      flows.capturedOrderWithReturn({ ...ctx, provider: kind === "manual" ? "manual" : "klarna" }).then((r) => ({ ...r, kind })),
+    const prepared = await pool(kinds, 1, (kind) =>
+      capturedOrderWithReturn({ ...ctx, provider: kind === "manual" ? "manual" : "klarna" }).then((r) => ({ ...r, kind })),
     )
     const klarnaReturns = prepared.filter((r) => r.kind === "klarna")
     const manualReturns = prepared.filter((r) => r.kind === "manual")
@@ -116,8 +130,8 @@ async function main() {
     const msManual = []
     const failures = []
     for (let i = 0; i < N_RECEIVES; i++) {
-      const a = await flows.receiveReturn(admin, klarnaReturns[i])
-      const b = await flows.receiveReturn(admin, manualReturns[i])
+      const a = await receiveReturn(admin, klarnaReturns[i])
+      const b = await receiveReturn(admin, manualReturns[i])
       if (a.status !== 200) failures.push(`klarna ${a.status} ${JSON.stringify(a.body).slice(0, 200)}`)
       if (b.status !== 200) failures.push(`manual ${b.status} ${JSON.stringify(b.body).slice(0, 200)}`)
       msKlarna.push(a.ms)
@@ -141,7 +155,7 @@ async function main() {
       }
     })()
     const t0 = process.hrtime.bigint()
-    const burst = await Promise.all(concurrentReturns.map((r) => flows.receiveReturn(admin, r)))
+    const burst = await Promise.all(concurrentReturns.map((r) => receiveReturn(admin, r)))
     const burstS = Number(process.hrtime.bigint() - t0) / 1e9
     sampling = false
     await sampler
@@ -155,7 +169,7 @@ async function main() {
     const heapOrder = klarnaReturns[0]
     const [payment] = await manager.query(`SELECT data FROM payment WHERE order_id = $1`, [heapOrder.orderId])
     let heapErrors = 0
-    const refundOnce = async (i) => {
+    const refundOnce = async (/** @type {string | number} */ i) => {
       const { scope, result } = runWithRefundContext({ kind: "swap", order_id: heapOrder.orderId, swap_id: `bench_${i}` }, () =>
         processor.refundPayment(payment.data, 1),
       )
@@ -167,12 +181,12 @@ async function main() {
       }
     }
     for (let i = 0; i < 200; i++) await refundOnce(`warm_${i}`)
-    global.gc()
+    gc()
     const heapBefore = process.memoryUsage().heapUsed
     const tHeap = Date.now()
     for (let i = 0; i < N_HEAP; i++) await refundOnce(i)
     const refundsPerS = N_HEAP / ((Date.now() - tHeap) / 1000)
-    global.gc()
+    gc()
     const heapAfter = process.memoryUsage().heapUsed
 
     // 4. The planner alone.
@@ -203,6 +217,7 @@ async function main() {
       seconds: round((Date.now() - started) / 1000, 1),
     }
     for (const f of [...failures, ...burstErrors].slice(0, 5)) log(`bench: failure: ${f}`)
+    /** @type {Array<[string, string | number, string]>} */
     const rows = [
       ["Klarna HTTP calls per return refund", result.klarna_calls_per_refund, "target 1.00"],
       ["receive p50, Klarna / manual provider (ms)", `${result.receive_p50_ms_klarna} / ${result.receive_p50_ms_system}`, `ratio ${result.receive_ratio_p50} (target ≤ 1.10)`],
@@ -216,7 +231,7 @@ async function main() {
     console.log(`  (${result.receive_failures} failed receives; ${result.seconds} s in all)`)
     if (JSON_OUT) console.log(JSON.stringify(result))
   } finally {
-    while (stops.length) await stops.pop()().catch(() => {})
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => {})
   }
 }
 

@@ -7,6 +7,7 @@
 //   --returns N   how many returns (default 200; --quick: 40)
 //   --quick       a smaller run in under two minutes
 //   --json        one JSON object as the last line
+// @ts-check
 "use strict"
 process.env.MEDUSA_DISABLE_TELEMETRY = "true"
 process.noDeprecation = true
@@ -14,10 +15,12 @@ process.noDeprecation = true
 const fs = require("fs")
 const os = require("os")
 const path = require("path")
-const { spawn } = require("child_process")
 const { parseArgs } = require("util")
-const h = require("./harness")
-const flows = require("./store-flows")
+const { startPostgres } = require("./lib/postgres")
+const { runMigrations } = require("./lib/migrations")
+const { startChild } = require("./lib/child-process")
+const { capturedOrderWithReturn, receiveReturn } = require("./lib/checkout")
+const { pool } = require("./lib/wait")
 
 const { values } = parseArgs({
   options: {
@@ -39,9 +42,12 @@ const { createEmulator } = require("../dist/emulator")
 const USERNAME = "chaos-merchant"
 const PASSWORD = `chaos-secret-${SEED}-` + Math.random().toString(36).slice(2, 10)
 const TIMEOUT_MS = 600
-const log = (...a) => console.error(...a)
+const log = (/** @type {unknown[]} */ ...a) => console.error(...a)
 
-/** mulberry32: a small seeded PRNG, so a seed replays the same fault schedule. */
+/**
+ * mulberry32: a small seeded PRNG, so a seed replays the same fault schedule.
+ * @param {number} seed
+ */
 function prng(seed) {
   let a = seed >>> 0
   return () => {
@@ -53,6 +59,11 @@ function prng(seed) {
   }
 }
 const rand = prng(SEED)
+/**
+ * @template T
+ * @param {Array<[T, number]>} weights
+ * @returns {T}
+ */
 const pick = (weights) => {
   const total = weights.reduce((s, [, w]) => s + w, 0)
   let r = rand() * total
@@ -60,27 +71,26 @@ const pick = (weights) => {
   return weights[weights.length - 1][0]
 }
 
-function startInstance(env, logFile) {
-  return new Promise((resolve, reject) => {
-    const out = fs.createWriteStream(logFile)
-    const child = spawn(process.execPath, [path.join(__dirname, "chaos-instance.js")], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] })
-    let buf = ""
-    child.stderr.pipe(out)
-    child.stdout.on("data", (d) => {
-      out.write(d)
-      buf += d
-      const m = buf.match(/READY (\{.*\})\n/)
-      if (m && !child.ready) {
-        child.ready = true
-        resolve({ ...JSON.parse(m[1]), child, stop: () => new Promise((r) => { if (child.exitCode !== null) return r(); child.once("exit", r); child.kill("SIGTERM") }) })
-      }
-    })
-    child.once("exit", (code) => { if (!child.ready) reject(new Error(`instance exited ${code}; log in ${logFile}`)) })
+/**
+ * One Medusa app instance (chaos-instance.js); everything it prints goes to `logFile`.
+ * @param {Record<string, string>} env
+ * @param {string} logFile
+ * @returns {Promise<{ url: string, seed: import("./lib/seed").Seed, stop: () => Promise<void> }>}
+ */
+async function startInstance(env, logFile) {
+  const instance = await startChild({
+    name: `a Medusa instance (log in ${logFile})`,
+    script: path.join(__dirname, "chaos-instance.js"),
+    env: { ...process.env, ...env },
+    ready: /READY (\{.*\})\n/,
+    output: fs.createWriteStream(logFile),
   })
+  return { ...JSON.parse(instance.ready[1]), stop: instance.stop }
 }
 
 async function main() {
   const started = Date.now()
+  /** @type {Array<() => Promise<unknown>>} */
   const stops = []
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "klarna-chaos-"))
   let failed = false
@@ -89,7 +99,7 @@ async function main() {
     const emulator = createEmulator({ username: USERNAME, password: PASSWORD, journal_limit: 1_000_000 })
     const emulatorUrl = await emulator.listen(0)
     stops.push(() => emulator.close())
-    const pg = await h.startPostgres()
+    const pg = await startPostgres()
     stops.push(() => pg.stop())
     const env = {
       DATABASE_URL: pg.url,
@@ -99,7 +109,7 @@ async function main() {
       KLARNA_TIMEOUT_MS: String(TIMEOUT_MS),
       KLARNA_PLUGIN_OPTIONS: JSON.stringify({ retries: 2, retry_base_delay_ms: 50 }),
     }
-    await h.runMigrations({ directory: path.join(ROOT, "store"), databaseUrl: pg.url, env })
+    await runMigrations({ directory: path.join(ROOT, "store"), databaseUrl: pg.url, env })
 
     // Medusa-side failure after Klarna refunded: while an order is listed here, writing its refund row
     // fails and the whole receive transaction rolls back.
@@ -126,39 +136,45 @@ async function main() {
 
     log("chaos: preparing orders and returns…")
     // One at a time: Medusa 1.20 aborts concurrent cart completions on the same variants.
-    const returns = await flows.pool(Array.from({ length: N }), 1, () => flows.capturedOrderWithReturn({ url: a.url, seed, provider: "klarna", emulatorUrl }))
+    const returns = await pool(Array.from({ length: N }), 1, () => capturedOrderWithReturn({ url: a.url, seed, provider: "klarna", emulatorUrl }))
     emulator.state.journal = []
 
     // The schedule: for each return, the fault on its Klarna refund path, a rollback or not, a duplicate or not.
     const schedule = returns.map((r) => ({
       ret: r,
-      fault: pick([
+      fault: pick(/** @type {Array<[Omit<import("../dist/emulator").FaultSpec, "path" | "times"> | null, number]>} */ ([
         [null, 25],
         [{ delay_ms: TIMEOUT_MS + 300 }, 15],
         [{ drop: "before" }, 15],
         [{ drop: "after" }, 20],
         [{ status: 503 }, 15],
         [{ status: 429, retry_after: 1 }, 10],
-      ]),
+      ])),
       times: 1 + Math.floor(rand() * 3),
       rollback: rand() < 0.12,
       duplicate: rand() < 0.15,
       first: rand() < 0.5 ? 0 : 1,
     }))
 
+    /** @type {Array<{ returnId: string, status: number, message?: string, injectedRollback: boolean }>} */
     const responses = []
     let secretsInResponses = 0
+    /**
+     * @param {import("./lib/checkout").Admin} inst
+     * @param {{ returnId: string, items: import("./lib/checkout").ReturnItem[] }} ret
+     * @param {boolean} injectedRollback
+     */
     const receive = async (inst, ret, injectedRollback) => {
-      const res = await flows.receiveReturn(inst, ret)
+      const res = await receiveReturn(inst, ret)
       const text = typeof res.body === "string" ? res.body : JSON.stringify(res.body)
       if (text.includes(PASSWORD)) secretsInResponses++
       responses.push({ returnId: ret.returnId, status: res.status, message: res.body && res.body.message, injectedRollback })
       return res
     }
-    const done = (res) => res.status === 200 || (res.status === 400 && /already (been )?received|already refunded through Klarna/.test(res.body && res.body.message))
+    const done = (/** @type {{ status: number, body: any }} */ res) => res.status === 200 || (res.status === 400 && /already (been )?received|already refunded through Klarna/.test(res.body && res.body.message))
 
     log("chaos: receiving with faults…")
-    await flows.pool(schedule, 4, async (s) => {
+    await pool(schedule, 4, async (s) => {
       const path_ = `/ordermanagement/v1/orders/${s.ret.klarnaOrderId}/refunds`
       if (s.fault) emulator.state.addFault({ method: "POST", path: path_, times: s.times, ...s.fault })
       if (s.rollback) await db.query(`INSERT INTO chaos_rollback VALUES ($1)`, [s.ret.orderId])
@@ -184,9 +200,10 @@ async function main() {
     const faulted = journal.filter((e) => e.fault_id).length
     const byReturn = new Map()
     for (const e of journal) {
-      if (e.method !== "POST" || !e.path.endsWith("/refunds") || !e.body || !e.body.reference) continue
-      if (!byReturn.has(e.body.reference)) byReturn.set(e.body.reference, [])
-      byReturn.get(e.body.reference).push(e)
+      const body = /** @type {{ reference?: string } | undefined} */ (e.body)
+      if (e.method !== "POST" || !e.path.endsWith("/refunds") || !body || !body.reference) continue
+      if (!byReturn.has(body.reference)) byReturn.set(body.reference, [])
+      byReturn.get(body.reference).push(e)
     }
     let retries = 0
     let reused = 0
@@ -204,7 +221,7 @@ async function main() {
     let totalsEqual = true
     const mismatches = []
     for (const r of returns) {
-      const order = emulator.state.orders.get(r.klarnaOrderId)
+      const order = /** @type {NonNullable<ReturnType<typeof emulator.state.orders.get>>} */ (emulator.state.orders.get(/** @type {string} */ (r.klarnaOrderId)))
       const klarnaForReturn = order.refunds.filter((x) => x.reference === r.returnId)
       const medusaForOrder = medusaRefunds.filter((x) => x.order_id === r.orderId)
       if (klarnaForReturn.length > 1) doubleRefunds++
@@ -242,6 +259,7 @@ async function main() {
       secrets_leaked: secretsLeaked,
       seconds: Math.round((Date.now() - started) / 100) / 10,
     }
+    /** @type {Array<[string, boolean]>} */
     const checks = [
       ["double_refunds", result.double_refunds === 0],
       ["lost_refunds", result.lost_refunds === 0],
@@ -255,12 +273,12 @@ async function main() {
     failed = checks.some(([, ok]) => !ok)
     console.log(`\nmedusa-plugin-klarna chaos run: seed ${SEED}, ${N} returns, 2 Medusa instances, ${result.seconds} s`)
     console.log(`  ${klarnaCalls} Klarna calls, ${faulted} hit by a fault (${(result.faulted_calls_ratio * 100).toFixed(1)} %); ${result.injected_rollbacks} Medusa rollbacks after Klarna refunded; ${result.duplicate_receives} returns received on both instances at once; ${result.admin_requests} admin receive requests`)
-    for (const [name, ok] of checks) console.log(`  ${ok ? "ok  " : "FAIL"} ${name.padEnd(30)} ${JSON.stringify(result[name.split(" ")[0]])}`)
+    for (const [name, ok] of checks) console.log(`  ${ok ? "ok  " : "FAIL"} ${name.padEnd(30)} ${JSON.stringify(result[/** @type {keyof typeof result} */ (name.split(" ")[0])])}`)
     for (const m of mismatches.slice(0, 5)) console.log(`  mismatch: ${m}`)
     for (const r of responses.filter((x) => x.status >= 500 && !x.injectedRollback).slice(0, 5)) console.log(`  5xx: ${r.returnId} ${r.message}`)
     if (values.json) console.log(JSON.stringify(result))
   } finally {
-    while (stops.length) await stops.pop()().catch(() => {})
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => {})
     if (!failed) fs.rmSync(logDir, { recursive: true, force: true })
   }
   return failed

@@ -4,6 +4,7 @@
 // return_fee lines. Everything runs here: embedded PostgreSQL, the Klarna emulator, a Medusa 1.20 store.
 //   --json   print one JSON object as the last line
 //   --keep   leave the store and the emulator running (Ctrl-C stops them)
+// @ts-check
 "use strict"
 process.env.MEDUSA_DISABLE_TELEMETRY = "true"
 process.noDeprecation = true
@@ -27,32 +28,37 @@ if (!fs.existsSync(path.join(ROOT, "dist", "services", "klarna.js"))) {
   console.error("demo: the plugin is not built; run `npm run build` (npm install does it).")
   process.exit(1)
 }
-// Medusa's HTTP access log (morgan) is noise here; --verbose keeps it.
-if (!VERBOSE) {
-  const write = process.stdout.write.bind(process.stdout)
-  process.stdout.write = (chunk, ...rest) => (/^127\.0\.0\.1 - - \[/.test(String(chunk)) ? true : write(chunk, ...rest))
-}
-const h = require("./harness")
+const { startPostgres } = require("./lib/postgres")
+const { runMigrations } = require("./lib/migrations")
+const { bootMedusa, hideAccessLog } = require("./lib/medusa-boot")
+const { seedStore } = require("./lib/seed")
+const { placeOrder, capture } = require("./lib/checkout")
+const { client } = require("./lib/http")
+const { waitFor } = require("./lib/wait")
 const { createEmulator } = require("../dist/emulator")
+
+// Medusa's HTTP access log (morgan) is noise here; --verbose keeps it.
+if (!VERBOSE) hideAccessLog()
 
 const USERNAME = "demo-merchant"
 const PASSWORD = "demo-api-key-" + Math.random().toString(36).slice(2)
-const euro = (n) => `€${(n / 100).toFixed(2)}`
-const say = (...a) => console.log(...a)
-const indent = (text, pad = "     ") => text.split("\n").map((l) => pad + l).join("\n")
+const euro = (/** @type {number} */ n) => `€${(n / 100).toFixed(2)}`
+const say = (/** @type {unknown[]} */ ...a) => console.log(...a)
+const indent = (/** @type {string} */ text, pad = "     ") => text.split("\n").map((l) => pad + l).join("\n")
 
 async function main() {
   const started = Date.now()
+  /** @type {Array<() => Promise<unknown>>} */
   const stops = []
   const stopAll = async () => {
-    while (stops.length) await stops.pop()().catch(() => {})
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => {})
   }
   try {
     say("Klarna refund demo — Medusa 1.20 + medusa-plugin-klarna, Klarna emulator, embedded PostgreSQL\n")
 
     // 1. Infrastructure
     let t = Date.now()
-    const pg = await h.startPostgres()
+    const pg = await startPostgres()
     stops.push(() => pg.stop())
     const emulator = createEmulator({ username: USERNAME, password: PASSWORD })
     const klarnaUrl = await emulator.listen(0)
@@ -60,65 +66,50 @@ async function main() {
     const directory = path.join(ROOT, "store")
     const env = { KLARNA_BASE_URL: klarnaUrl, KLARNA_USERNAME: USERNAME, KLARNA_PASSWORD: PASSWORD }
     Object.assign(process.env, env)
-    await h.runMigrations({ directory, databaseUrl: pg.url, env })
+    await runMigrations({ directory, databaseUrl: pg.url, env })
     const log = console.log
     console.log = (...a) => (String(a[0]).startsWith("[medusa-config]") ? undefined : log(...a))
-    const medusa = await h.bootMedusa({ directory, databaseUrl: pg.url, silent: !VERBOSE })
+    const medusa = await bootMedusa({ directory, databaseUrl: pg.url, silent: !VERBOSE })
     console.log = log
     stops.push(() => medusa.close())
     say(`1. Started PostgreSQL, ran Medusa's and the plugin's migrations, started the Klarna emulator`)
     say(`   (${klarnaUrl}) and the Medusa store (${medusa.url}) in ${((Date.now() - t) / 1000).toFixed(1)} s.`)
 
     // 2. Store
-    const seed = await h.seedStore({ container: medusa.container, url: medusa.url, paymentProviders: ["klarna", "manual"] })
+    const seed = await seedStore({ container: medusa.container, url: medusa.url, paymentProviders: ["klarna", "manual"] })
     const [small, large] = seed.variants
     say(`2. Seeded a German store: region ${seed.region.name} (EUR, 19 % VAT) paying with Klarna;`)
     say(`   "${seed.product.title}" ${small.title} ${euro(2500)} / ${large.title} ${euro(3000)} (+ VAT), ` +
       `"${seed.shippingOption.name}" ${euro(500)}, return label "${seed.returnShippingOption.name}" ${euro(300)} (+ VAT).`)
 
-    const store = h.client(medusa.url)
-    const admin = h.client(medusa.url, { token: seed.token })
-    const pk = { "x-publishable-api-key": seed.publishableApiKey }
-    const journal = async () => (await (await fetch(`${klarnaUrl}/_emulator/journal`)).json()).entries
+    const store = client(medusa.url, { headers: { "x-publishable-api-key": seed.publishableApiKey } })
+    const admin = client(medusa.url, { token: seed.token })
+    /** @returns {Promise<any[]>} */
+    const journal = async () => (await client(klarnaUrl).get("/_emulator/journal")).data.entries
 
-    // 3. Shopper checks out with Klarna
-    let { data } = await store.post("/store/carts", { region_id: seed.region.id, country_code: "de" }, pk)
-    const cartId = data.cart.id
-    await store.post(`/store/carts/${cartId}/line-items`, { variant_id: small.id, quantity: 2 }, pk)
-    await store.post(`/store/carts/${cartId}/line-items`, { variant_id: large.id, quantity: 1 }, pk)
-    await store.post(`/store/carts/${cartId}`, {
-      email: "erika.mustermann@example.com",
-      shipping_address: { first_name: "Erika", last_name: "Mustermann", address_1: "Unter den Linden 1", city: "Berlin", postal_code: "10117", country_code: "de" },
-    }, pk)
-    ;({ data } = await store.get(`/store/shipping-options/${cartId}`, pk))
-    await store.post(`/store/carts/${cartId}/shipping-methods`, { option_id: data.shipping_options.find((o) => !o.is_return).id }, pk)
-    await store.post(`/store/carts/${cartId}/payment-sessions`, {}, pk)
-    ;({ data } = await store.post(`/store/carts/${cartId}/payment-session`, { provider_id: "klarna" }, pk))
-    const session = data.cart.payment_session.data
+    // 3. Shopper checks out with Klarna (2 × S, 1 × L)
+    const { order, checkout } = await placeOrder({ url: medusa.url, seed, provider: "klarna", emulatorUrl: klarnaUrl, email: "erika.mustermann@example.com" })
+    const session = checkout.session.data
     const sessionReq = (await journal()).find((e) => e.path === "/payments/v1/sessions").body
     say(`3. Shopper: 2 × ${small.title}, 1 × ${large.title}, shipping → Klarna Payments session ${session.session_id}`)
-    say(`   order_amount ${euro(sessionReq.order_amount)}, lines: ` + sessionReq.order_lines.map((l) => `${l.quantity} × ${l.name} ${euro(l.total_amount)}`).join("; "))
-    const auth = await (await fetch(`${klarnaUrl}/_emulator/sessions/${session.session_id}/authorize`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()
-    say(`   Klarna's widget authorised the purchase → authorization_token ${auth.authorization_token}`)
-    await store.post(`/store/carts/${cartId}/payment-sessions/klarna`, { data: { authorization_token: auth.authorization_token } }, pk)
-    ;({ data } = await store.post(`/store/carts/${cartId}/complete`, {}, pk))
-    const order = data.data
+    say(`   order_amount ${euro(sessionReq.order_amount)}, lines: ` + sessionReq.order_lines.map((/** @type {any} */ l) => `${l.quantity} × ${l.name} ${euro(l.total_amount)}`).join("; "))
+    say(`   Klarna's widget authorised the purchase → authorization_token ${checkout.auth.authorization_token}`)
     const klarnaOrderId = order.payments[0].data.order_id
     say(`   Cart completed → Medusa order #${order.display_id} (${order.id}) ${euro(order.total)}, Klarna order ${klarnaOrderId} (fraud status ${order.payments[0].data.fraud_status})`)
 
     // 4. Admin captures
-    ;({ data } = await admin.post(`/admin/orders/${order.id}/capture`))
+    const captured = await capture({ url: medusa.url, token: seed.token }, order.id)
     const cap = (await journal()).find((e) => e.method === "POST" && e.path.endsWith("/captures"))
     say(`4. Admin captures → Klarna capture ${cap.response.headers["Capture-Id"]} of ${euro(cap.body.captured_amount)} ` +
-      `(Medusa payment status: ${data.order.payment_status})`)
+      `(Medusa payment status: ${captured.payment_status})`)
 
     // 5. Shopper returns one item with the paid return label
-    const item = data.order.items.find((i) => i.variant_id === small.id)
-    ;({ data } = await store.post("/store/returns", {
+    const item = captured.items.find((/** @type {any} */ i) => i.variant_id === small.id)
+    let { data } = await store.post("/store/returns", {
       order_id: order.id,
       items: [{ item_id: item.id, quantity: 1 }],
       return_shipping: { option_id: seed.returnShippingOption.id },
-    }, pk))
+    })
     const ret = data.return
     say(`5. Shopper returns 1 × ${item.title} (${item.variant.title}) with "${seed.returnShippingOption.name}" → return ${ret.id}, refund ${euro(ret.refund_amount)}`)
 
@@ -137,16 +128,15 @@ async function main() {
     )
     say(`   Ledger row (table klarna_refund):`)
     say(indent(JSON.stringify(row, null, 2)))
-    const metadata = await h.waitFor(async () => {
+    const metadata = await waitFor(async () => {
       const { data: r } = await admin.get(`/admin/returns?limit=50`)
-      const found = r.returns.find((x) => x.id === ret.id)
+      const found = r.returns.find((/** @type {any} */ x) => x.id === ret.id)
       return found && found.metadata && found.metadata.klarna
     }, { timeout: 10000 })
     say(`   return.metadata.klarna (written after the commit): refund ${metadata.refund_id}, key ${metadata.idempotency_key}, ` +
       `return fee ${metadata.return_fee ? euro(metadata.return_fee.amount) : "none"}`)
-    const k = await (await fetch(`${klarnaUrl}/ordermanagement/v1/orders/${klarnaOrderId}`, {
-      headers: { authorization: "Basic " + Buffer.from(`${USERNAME}:${PASSWORD}`).toString("base64") },
-    })).json()
+    const klarna = client(klarnaUrl, { headers: { authorization: "Basic " + Buffer.from(`${USERNAME}:${PASSWORD}`).toString("base64") } })
+    const { data: k } = await klarna.get(`/ordermanagement/v1/orders/${klarnaOrderId}`)
     say(`   Klarna order now: captured ${euro(k.captured_amount)}, refunded ${euro(k.refunded_amount)}.`)
 
     const result = {
@@ -174,7 +164,7 @@ async function main() {
     say(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s; stopped everything it started.`)
     if (JSON_OUT && !KEEP) console.log(JSON.stringify(result))
   } catch (err) {
-    console.error(`\ndemo failed: ${err && err.stack ? err.stack : err}`)
+    console.error(`\ndemo failed: ${err instanceof Error && err.stack ? err.stack : err}`)
     await stopAll()
     process.exitCode = 1
   }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Runs Medusa 1.20's migrations for the project in process.cwd() (the folder
 // with medusa-config.js), the same steps as `medusa migrations run`
 // (dist/commands/migrate.js `main`, the "run" branch) but without the CLI's
@@ -6,14 +7,13 @@
 // and its yargs wrapper (medusa-cli create-cli.js handlerP) only console.logs a
 // rejection, so a failure can leave it hanging / exiting 0.
 // Exit code 0 = all migrations applied; 1 = failure (message on stderr).
-// Meant to run in a child process (see harness.runMigrations): it sets the
+// Meant to run in a child process (see lib/migrations.js): it sets the
 // module-level typeorm dataSource of @medusajs/medusa/dist/loaders/database.
-const path = require("path")
 
 async function main() {
   const directory = process.cwd()
   process.env.MEDUSA_DISABLE_TELEMETRY = process.env.MEDUSA_DISABLE_TELEMETRY || "true"
-  const req = (p) => require(require.resolve(p, { paths: [directory] }))
+  const req = (/** @type {string} */ p) => require(require.resolve(p, { paths: [directory] }))
   const { asValue, createContainer } = req("awilix")
   const utils = req("@medusajs/utils")
   const loadConfig = req("@medusajs/medusa/dist/loaders/config").default
@@ -62,7 +62,7 @@ async function main() {
   await runMigrations({ database: { clientUrl: configModule.projectConfig.database_url } })
   await pg.destroy?.()
   process.stdout.write(
-    JSON.stringify({ applied: applied.map((m) => m.name), total: coreMigrations.length + moduleMigrations.length }) + "\n"
+    JSON.stringify({ applied: applied.map((/** @type {{ name: string }} */ m) => m.name), total: coreMigrations.length + moduleMigrations.length }) + "\n"
   )
 }
 

@@ -11,8 +11,12 @@ import { PASSWORD, RunningEmulator, startEmulator, USERNAME } from "../support/e
  * boot Medusa, and see pp_klarna registered and a checkout work. Catches a wrong `files` list, a
  * missing dist/, a bundled second copy of @medusajs/medusa, and migrations Medusa cannot find.
  */
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const harness = require("../../scripts/harness");
+/* eslint-disable @typescript-eslint/no-var-requires */
+const { startPostgres } = require("../../scripts/lib/postgres");
+const { runMigrations } = require("../../scripts/lib/migrations");
+const { bootMedusa } = require("../../scripts/lib/medusa-boot");
+const { seedStore } = require("../../scripts/lib/seed");
+/* eslint-enable @typescript-eslint/no-var-requires */
 const ROOT = path.resolve(__dirname, "../..");
 const rootPkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
 
@@ -60,7 +64,7 @@ beforeAll(async () => {
   // As a store owner would; the packages come from npm's cache where it has them.
   execFileSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: "ignore", timeout: 300_000 });
   k = await startEmulator();
-  pg = await harness.startPostgres();
+  pg = await startPostgres();
 }, 400_000);
 
 afterAll(async () => {
@@ -84,7 +88,7 @@ it("the tarball holds the build, not the sources, and brings no second copy of M
 
 it("a bad option stops the store, naming every bad field and echoing no secret", () => {
   const bad = { username: "", password: "hunter2-secret", region: "mars", timeout_ms: "fast", colour: "red" };
-  const script = `require(${JSON.stringify(path.join(ROOT, "scripts/harness.js"))}).bootMedusa({ directory: process.cwd(), databaseUrl: process.env.DATABASE_URL })
+  const script = `require(${JSON.stringify(path.join(ROOT, "scripts/lib/medusa-boot.js"))}).bootMedusa({ directory: process.cwd(), databaseUrl: process.env.DATABASE_URL })
     .then(() => { console.log("BOOTED"); process.exit(0) }, (e) => { console.error("BOOT FAILED: " + (e && e.message)); process.exit(1) })`;
   // The schema must exist for Medusa to reach the plugin; the options are checked when the processor is built.
   const migrate = spawnSync(process.execPath, [path.join(ROOT, "scripts/migrate-runner.js")], {
@@ -113,14 +117,14 @@ it("a bad option stops the store, naming every bad field and echoing no secret",
 
 it("migrations find the plugin's table, Medusa registers pp_klarna, and a Klarna checkout works", async () => {
   process.env.KLARNA_OPTIONS = JSON.stringify(goodOptions());
-  const migrated = await harness.runMigrations({ directory: dir, databaseUrl: pg.url, env: { KLARNA_OPTIONS: process.env.KLARNA_OPTIONS } });
+  const migrated = await runMigrations({ directory: dir, databaseUrl: pg.url, env: { KLARNA_OPTIONS: process.env.KLARNA_OPTIONS } });
   expect(migrated.total).toBeGreaterThan(70);
   // Medusa resolves plugin names from the working directory, as `medusa start` in the store would.
   const cwd = process.cwd();
   process.chdir(dir);
   let medusa: any;
   try {
-    medusa = await harness.bootMedusa({ directory: dir, databaseUrl: pg.url });
+    medusa = await bootMedusa({ directory: dir, databaseUrl: pg.url });
   } finally {
     process.chdir(cwd);
   }
@@ -128,7 +132,7 @@ it("migrations find the plugin's table, Medusa registers pp_klarna, and a Klarna
     expect(medusa.container.hasRegistration("pp_klarna")).toBe(true);
     const [table] = await medusa.container.resolve("manager").query(`SELECT to_regclass('klarna_refund') AS t`);
     expect(table.t).toBe("klarna_refund");
-    const seed = await harness.seedStore({ container: medusa.container, url: medusa.url, paymentProviders: ["klarna"] });
+    const seed = await seedStore({ container: medusa.container, url: medusa.url, paymentProviders: ["klarna"] });
     const st = (p: string, body: object = {}) => request(medusa.url).post(p).set("x-publishable-api-key", seed.publishableApiKey).send(body);
     const { body: c } = await st("/store/carts", { region_id: seed.region.id, country_code: "de" });
     const id = c.cart.id;

@@ -9,8 +9,14 @@ import { PASSWORD, RunningEmulator, startEmulator, USERNAME } from "./emulator";
  * and the plugin's migrations, the store booted in-process with the plugin loaded from dist/, and the
  * Klarna emulator as Klarna, over real HTTP.
  */
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const harness = require("../../scripts/harness");
+/* eslint-disable @typescript-eslint/no-var-requires */
+const { startPostgres } = require("../../scripts/lib/postgres");
+const { runMigrations } = require("../../scripts/lib/migrations");
+const { bootMedusa } = require("../../scripts/lib/medusa-boot");
+const { seedStore } = require("../../scripts/lib/seed");
+const scripted = require("../../scripts/lib/checkout");
+const wait = require("../../scripts/lib/wait");
+/* eslint-enable @typescript-eslint/no-var-requires */
 
 export const STORE_DIR = path.resolve(__dirname, "../../store");
 
@@ -29,7 +35,7 @@ export async function startStore(
   opts: { pluginOptions?: Record<string, unknown>; emulator?: RunningEmulator; env?: Record<string, string> } = {},
 ): Promise<TestStore> {
   const k = opts.emulator ?? (await startEmulator());
-  const pg = await harness.startPostgres();
+  let pg: any;
   const env = {
     KLARNA_BASE_URL: k.url,
     KLARNA_USERNAME: USERNAME,
@@ -40,15 +46,20 @@ export async function startStore(
   };
   Object.assign(process.env, env);
   let medusa: any;
+  let seed: any;
   try {
-    await harness.runMigrations({ directory: STORE_DIR, databaseUrl: pg.url, env });
-    medusa = await harness.bootMedusa({ directory: STORE_DIR, databaseUrl: pg.url });
+    pg = await startPostgres();
+    await runMigrations({ directory: STORE_DIR, databaseUrl: pg.url, env });
+    medusa = await bootMedusa({ directory: STORE_DIR, databaseUrl: pg.url });
+    seed = await seedStore({ container: medusa.container, url: medusa.url, paymentProviders: ["klarna", "manual"] });
   } catch (err) {
-    await pg.stop();
+    // Stop what did start: a listening emulator or a booted store would keep jest from exiting.
+    await medusa?.close().catch(() => undefined);
+    await PluginDatabase.closeAll().catch(() => undefined);
+    await pg?.stop();
     if (!opts.emulator) await k.stop();
     throw err;
   }
-  const seed = await harness.seedStore({ container: medusa.container, url: medusa.url, paymentProviders: ["klarna", "manual"] });
   const auth = { Authorization: `Bearer ${seed.token}` };
   const pk = { "x-publishable-api-key": seed.publishableApiKey };
   const manager = medusa.container.resolve("manager");
@@ -91,56 +102,34 @@ export interface CheckoutOptions {
   beforeComplete?: (auth: { authorization_token?: string }) => Promise<void>;
 }
 
-/** A shopper checks out with Klarna through the store API; Klarna's widget is the emulator's authorise call. */
-export async function checkoutWithKlarna(s: TestStore, opts: CheckoutOptions = {}) {
-  const st = s.store();
-  const { body: created } = ok(await st.post("/store/carts", { region_id: opts.regionId ?? s.seed.region.id, country_code: opts.country ?? "de" }), "create cart");
-  const cartId = created.cart.id;
-  const items = opts.items ?? [
-    { variant_id: s.seed.variants[0].id, quantity: 2 },
-    { variant_id: s.seed.variants[1].id, quantity: 1 },
-  ];
-  for (const item of items) ok(await st.post(`/store/carts/${cartId}/line-items`, item), "add item");
-  if (opts.discountCode) ok(await st.post(`/store/carts/${cartId}`, { discounts: [{ code: opts.discountCode }] }), "discount");
-  ok(
-    await st.post(`/store/carts/${cartId}`, {
-      email: "erika@example.com",
-      shipping_address: { first_name: "Erika", last_name: "Mustermann", address_1: "Unter den Linden 1", city: "Berlin", postal_code: "10117", country_code: opts.country ?? "de" },
-    }),
-    "address",
-  );
-  const { body: options } = ok(await st.get(`/store/shipping-options/${cartId}`), "shipping options");
-  const option = options.shipping_options.find((o: any) => !o.is_return);
-  if (!option) throw new Error(`no shipping option for cart ${cartId}`);
-  ok(await st.post(`/store/carts/${cartId}/shipping-methods`, { option_id: option.id }), "shipping method");
-  ok(await st.post(`/store/carts/${cartId}/payment-sessions`), "payment sessions");
-  const { body: selected } = ok(await st.post(`/store/carts/${cartId}/payment-session`, { provider_id: "klarna" }), "select klarna");
-  const session = selected.cart.payment_session;
-  const auth = await s.k.control("POST", `/sessions/${session.data.session_id}/authorize`, opts.authorize ?? {});
-  if (auth.authorization_token) {
-    ok(await st.post(`/store/carts/${cartId}/payment-sessions/klarna`, { data: { authorization_token: auth.authorization_token } }), "store token");
-  }
-  if (opts.beforeComplete) await opts.beforeComplete(auth);
-  const completed = await st.post(`/store/carts/${cartId}/complete`);
-  return { cartId, cart: selected.cart, session, auth, completed };
+export interface Checkout {
+  cartId: string;
+  /** The cart once Klarna is selected. */
+  cart: any;
+  /** Its Klarna payment session. */
+  session: any;
+  /** Klarna's widget's answer (the emulator's authorise call). */
+  auth: any;
+  /** POST /store/carts/:id/complete, whatever its status. */
+  completed: { status: number; body: any };
+}
+
+/** A shopper checks out with Klarna through the store API (scripts/lib/checkout.js, as the demo does). */
+export function checkoutWithKlarna(s: TestStore, opts: CheckoutOptions = {}): Promise<Checkout> {
+  return scripted.checkout({ url: s.url, seed: s.seed, provider: "klarna", emulatorUrl: s.k.url, email: "erika@example.com", ...opts });
 }
 
 /** Checkout, then the admin captures: an order paid and captured with Klarna. */
 export async function capturedOrder(s: TestStore, opts: CheckoutOptions = {}) {
-  const { completed, cart } = await checkoutWithKlarna(s, opts);
-  ok(completed, "complete cart");
-  if (completed.body.type !== "order") throw new Error(`cart did not complete: ${JSON.stringify(completed.body).slice(0, 500)}`);
-  const order = completed.body.data;
-  const { body } = ok(await s.admin().post(`/admin/orders/${order.id}/capture`), "capture");
-  return { order: body.order, cart, klarnaOrderId: body.order.payments[0].data.order_id as string };
+  const { order: placed, cart } = await scripted.placeOrder({ url: s.url, seed: s.seed, provider: "klarna", emulatorUrl: s.k.url, email: "erika@example.com", ...opts });
+  const order = await scripted.capture({ url: s.url, token: s.seed.token }, placed.id);
+  return { order, cart, klarnaOrderId: order.payments[0].data.order_id as string };
 }
 
 /** The admin requests a return of some items with the priced return shipping option. */
-export async function requestReturn(s: TestStore, order: any, items: Array<{ item_id: string; quantity: number }>, opts: { shipping?: boolean; price?: number } = {}) {
-  const body: any = { items };
-  if (opts.shipping !== false) body.return_shipping = { option_id: s.seed.returnShippingOption.id, price: opts.price ?? 300 };
-  const { body: res } = ok(await s.admin().post(`/admin/orders/${order.id}/return`, body), "request return");
-  return res.order.returns.find((r: any) => r.status === "requested");
+export function requestReturn(s: TestStore, order: any, items: Array<{ item_id: string; quantity: number }>, opts: { shipping?: boolean; price?: number } = {}): Promise<any> {
+  const shipping = opts.shipping === false ? null : { option_id: s.seed.returnShippingOption.id, price: opts.price ?? 300 };
+  return scripted.requestReturn({ url: s.url, token: s.seed.token }, order.id, items, shipping);
 }
 
 export function receive(s: TestStore, returnId: string, items: Array<{ item_id: string; quantity: number }>, refund?: number) {
@@ -156,7 +145,7 @@ export async function klarnaPosts(s: TestStore, pathPart: string) {
   return (entries as any[]).filter((e) => e.method === "POST" && e.path.includes(pathPart));
 }
 
-export const waitFor = harness.waitFor as <T>(fn: () => Promise<T> | T, opts?: { timeout?: number; interval?: number }) => Promise<T>;
+export const waitFor = wait.waitFor as <T>(fn: () => Promise<T> | T, opts?: { timeout?: number; interval?: number }) => Promise<T>;
 
 /** A second market outside Klarna's return-fee list: United States, USD, 8 % tax, Klarna enabled. */
 export async function addUsRegion(s: TestStore) {
