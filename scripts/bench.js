@@ -173,11 +173,13 @@ async function main() {
       const { scope, result } = runWithRefundContext({ kind: "swap", order_id: heapOrder.orderId, swap_id: `bench_${i}` }, () =>
         processor.refundPayment(payment.data, 1),
       )
+      let committed = false
       try {
         const out = await result
         if (out.error) heapErrors++
+        else committed = true
       } finally {
-        await finishScope(scope)
+        await finishScope(scope, { committed })
       }
     }
     for (let i = 0; i < 200; i++) await refundOnce(`warm_${i}`)

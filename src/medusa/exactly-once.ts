@@ -66,7 +66,7 @@ export class RefundExecutor {
     const planContext = await this.planContext(klarnaOrderId, data);
     const lease = await this.acquire(klarnaOrderId, intent, scope);
     try {
-      const id = intent.identify(lease.rows);
+      const id = intent.identify(lease.rows, lease.manualMax);
       let own = lease.rows.find((r) => r.intent === id.intent) ?? null;
       if (intent.adopts) return await this.adoptKlarnaRefund(lease, intent, id, scope);
       own = await this.settleOwnMedusaState(own, scope);
@@ -85,7 +85,7 @@ export class RefundExecutor {
   private async acquire(klarnaOrderId: string, intent: ResolvedIntent, scope?: RequestScope): Promise<HeldLease> {
     const had = scope?.leases.has(klarnaOrderId);
     const purpose = `a refund of ${formatMoney(intent.amount, intent.currency_code)}`;
-    const lease = await this.deps.leases.acquire(klarnaOrderId, intent.order_id, purpose, scope);
+    const lease = await this.deps.leases.acquire(klarnaOrderId, intent.order_id, purpose, scope, undefined, intent.identify([], 0).intent);
     if (scope && !had) scope.onFinish.push((outcome) => this.finish(lease, scope, outcome));
     return lease;
   }
@@ -457,11 +457,12 @@ export class RefundExecutor {
     if (refund.refunded_amount !== intent.amount) {
       throw new KlarnaPluginRefusal("AMOUNT_MISMATCH", `Klarna refund ${klarnaRefundId} is ${formatMoney(refund.refunded_amount, intent.currency_code)}, not ${formatMoney(intent.amount, intent.currency_code)}.`);
     }
-    const recorded = lease.rows.find((r) => r.klarna_refund_id === klarnaRefundId && (r.medusa_state === "recorded" || r.medusa_state === "adopted"));
+    const all = await this.deps.ledger.rowsForOrder(lease.klarnaOrderId);
+    const recorded = all.find((r) => r.klarna_refund_id === klarnaRefundId && (r.medusa_state === "recorded" || r.medusa_state === "adopted"));
     if (recorded) {
       throw new KlarnaPluginRefusal("ALREADY_REFUNDED", `Medusa already records Klarna refund ${klarnaRefundId} (${earlierLabel(recorded)}). Nothing was recorded again.`, { ledger_id: recorded.id });
     }
-    const madeFor = lease.rows.filter((r) => r.klarna_refund_id === klarnaRefundId && r.intent !== id.intent);
+    const madeFor = all.filter((r) => r.klarna_refund_id === klarnaRefundId && r.intent !== id.intent && r.medusa_state !== "recorded" && r.medusa_state !== "adopted");
     const row = await this.deps.ledger.upsertSettled(ledgerIntent(intent, id), intent.amount, refund.reference ?? null, klarnaRefundId, [
       `Recorded in Medusa a refund Klarna had made${madeFor.length ? ` for ${madeFor.map(earlierLabel).join(", ")}` : " outside this plugin"}; nothing was sent.`,
     ]);

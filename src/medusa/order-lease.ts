@@ -23,6 +23,16 @@ export const STALE_S = 6;
 /** How long a request waits for a live holder before answering "busy". */
 export const WAIT_MS = 8000;
 
+/** Manual refunds: numbered per Klarna order (`refund:<order>:<n>`). */
+const MANUAL = `kind IN ('order_refund', 'payment_refund', 'unattributed')`;
+/**
+ * The ledger entries an attempt needs (`relevant`): its own intent's, and every entry of the order that is not
+ * settled (not refused outright, nor made by Klarna and recorded by Medusa). Settled entries stay in
+ * the table, unread: an order with thousands of refunds costs the same as one with a few.
+ */
+const relevant = (order: string, intent: string) => `r.klarna_order_id = ${order} AND (r.intent = ${intent} OR NOT (r.status = 'failed'
+  OR (r.status = 'succeeded' AND r.medusa_state IN ('recorded', 'adopted'))))`;
+
 interface Holder {
   purpose: string | null;
   started_s: number;
@@ -41,17 +51,17 @@ export class OrderLeases {
    * Inside a request that already holds it (a second refund of the same order), reuses it; `fresh`
    * tells the caller whether it took the lease now (and so must release it).
    */
-  async acquire(klarnaOrderId: string, orderId: string | null, purpose: string, scope?: RequestScope, waitMs = WAIT_MS): Promise<HeldLease> {
+  async acquire(klarnaOrderId: string, orderId: string | null, purpose: string, scope?: RequestScope, waitMs = WAIT_MS, intent = ""): Promise<HeldLease> {
     const held = scope?.leases.get(klarnaOrderId) as HeldLease | undefined;
     if (held && !held.released) {
-      held.rows = await this.rows(klarnaOrderId);
+      held.rows = await this.rows(klarnaOrderId, intent);
       return held;
     }
     const token = uuidv4();
     const until = Date.now() + waitMs;
     let delay = 25;
     for (;;) {
-      const [res] = await this.db.query<{ claimed: string | number; rows: Record<string, unknown>[]; holder: Holder | null }>(
+      const [res] = await this.db.query<{ claimed: string | number; rows: Record<string, unknown>[]; manual_max: number | null; holder: Holder | null }>(
         `WITH claimed AS (
            INSERT INTO klarna_order_state AS s (klarna_order_id, order_id, claimed_by, claimed_until, claim_started_at, heartbeat_at, claim_purpose)
            VALUES ($1, $2, $3, now() + make_interval(secs => $4), now(), now(), $5)
@@ -61,17 +71,18 @@ export class OrderLeases {
            WHERE s.claimed_by IS NULL OR s.claimed_until < now()
            RETURNING 1)
          SELECT (SELECT count(*) FROM claimed) AS claimed,
-                (SELECT COALESCE(json_agg(${ROW_JSON} ORDER BY r.created_at), '[]') FROM klarna_refund r WHERE r.klarna_order_id = $1) AS rows,
+                (SELECT COALESCE(json_agg(${ROW_JSON} ORDER BY r.created_at), '[]') FROM klarna_refund r WHERE ${relevant("$1", "$6")}) AS rows,
+                (SELECT max(NULLIF(split_part(intent, ':', 3), '')::int) FROM klarna_refund WHERE klarna_order_id = $1 AND ${MANUAL}) AS manual_max,
                 (SELECT json_build_object(
                    'purpose', h.claim_purpose,
                    'started_s', EXTRACT(EPOCH FROM now() - h.claim_started_at),
                    'beat_s', EXTRACT(EPOCH FROM now() - h.heartbeat_at),
                    'lapses_in_s', EXTRACT(EPOCH FROM h.claimed_until - now()))
                    FROM klarna_order_state h WHERE h.klarna_order_id = $1) AS holder`,
-        [klarnaOrderId, orderId, token, LEASE_S, purpose.slice(0, 255)],
+        [klarnaOrderId, orderId, token, LEASE_S, purpose.slice(0, 255), intent],
       );
       if (Number(res.claimed) === 1) {
-        const lease = new HeldLease(this.db, klarnaOrderId, token, (res.rows ?? []).map(toRow), this.log);
+        const lease = new HeldLease(this.db, klarnaOrderId, token, (res.rows ?? []).map(toRow), Number(res.manual_max ?? 0), this.log);
         // The caller releases it: after the request, once it has recorded what Medusa did (exactly-once.ts).
         if (scope) scope.leases.set(klarnaOrderId, lease);
         return lease;
@@ -101,10 +112,10 @@ export class OrderLeases {
     }
   }
 
-  async rows(klarnaOrderId: string): Promise<LedgerRow[]> {
+  async rows(klarnaOrderId: string, intent = ""): Promise<LedgerRow[]> {
     const raw = await this.db.query<{ row: Record<string, unknown> }>(
-      `SELECT ${ROW_JSON} AS row FROM klarna_refund r WHERE r.klarna_order_id = $1 ORDER BY r.created_at`,
-      [klarnaOrderId],
+      `SELECT ${ROW_JSON} AS row FROM klarna_refund r WHERE ${relevant("$1", "$2")} ORDER BY r.created_at`,
+      [klarnaOrderId, intent],
     );
     return raw.map((r) => toRow(r.row));
   }
@@ -122,7 +133,10 @@ export class HeldLease {
     private readonly db: PluginDatabase,
     readonly klarnaOrderId: string,
     readonly token: string,
+    /** The ledger entries the attempt needs (see `relevant`), read with the lease. */
     public rows: LedgerRow[],
+    /** The highest number of the order's manual refunds. */
+    readonly manualMax: number,
     private readonly log?: (message: string) => void,
   ) {
     this.timer = setInterval(() => void this.beat(), HEARTBEAT_MS);

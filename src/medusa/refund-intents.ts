@@ -34,8 +34,11 @@ export interface Identity {
 
 export interface ResolvedIntent extends Omit<LedgerIntent, "intent"> {
   amount: number;
-  /** Its identity, given the Klarna order's ledger entries (a manual refund is recognised among them). */
-  identify(rows: LedgerRow[]): Identity;
+  /**
+   * Its identity, given the Klarna order's unsettled ledger entries and the highest number of its
+   * manual refunds (a manual refund is recognised among them by its amount).
+   */
+  identify(rows: LedgerRow[], manualMax: number): Identity;
   plan(ctx: PlanContext, reference: string): RefundRequest;
   /** A refund Klarna already made, to be recorded in Medusa without sending anything (adoption). */
   adopts?: string;
@@ -245,10 +248,9 @@ export class RefundIntents {
       amount,
       // A retry is the manual refund of this amount that Medusa has not recorded yet (whatever else
       // happened on the order in between); otherwise it is the order's next manual refund.
-      identify: (rows) => {
-        const manual = rows.filter((r) => MANUAL_KINDS.has(r.kind));
-        const retry = manual.find((r) => r.amount === amount && r.medusa_state !== "recorded" && r.medusa_state !== "adopted");
-        const n = retry ? Number(retry.intent.split(":").pop()) : manual.reduce((max, r) => Math.max(max, Number(r.intent.split(":").pop()) || 0), 0) + 1;
+      identify: (rows, manualMax) => {
+        const retry = rows.find((r) => MANUAL_KINDS.has(r.kind) && r.amount === amount && r.status !== "failed" && r.medusa_state !== "recorded" && r.medusa_state !== "adopted");
+        const n = retry ? Number(retry.intent.split(":").pop()) : manualMax + 1;
         return {
           intent: `refund:${orderId}:${n}`,
           reference: `${orderId}/refund-${n}`,
