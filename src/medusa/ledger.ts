@@ -98,6 +98,16 @@ export class RefundLedger {
   async listForResource(resourceId: string): Promise<KlarnaRefund[]> {
     return this.rows(`SELECT * FROM klarna_refund WHERE resource_id = $1 ORDER BY created_at`, [resourceId]);
   }
+
+  /** Every refund intent of one Klarna order, oldest first (the admin panel's refund list). */
+  async listForKlarnaOrder(klarnaOrderId: string): Promise<KlarnaRefund[]> {
+    return this.rows(`SELECT * FROM klarna_refund WHERE klarna_order_id = $1 ORDER BY created_at`, [klarnaOrderId]);
+  }
+
+  async get(id: string): Promise<KlarnaRefund | null> {
+    const [row] = await this.rows(`SELECT * FROM klarna_refund WHERE id = $1`, [id]);
+    return row ?? null;
+  }
 }
 
 export type { KlarnaRefund, KlarnaRefundStatus };

@@ -357,6 +357,29 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
     }
     return this.refunds_;
   }
+
+  // ---- admin panel (src/medusa/order-panel.ts) -------------------------------------------------
+  // Kept apart from the refund code above: read-only access for GET /admin/klarna/orders/:order_id
+  // and the panel's "check with Klarna" action. Types are imported inline to leave the imports alone.
+
+  /**
+   * The Klarna order as Klarna has it now (one GET /ordermanagement/v1/orders/{id}), or the reason it
+   * could not be read, as the one error mapper words it (credentials redacted).
+   */
+  async readKlarnaOrder(
+    klarnaOrderId: string,
+  ): Promise<{ order: import("../klarna/types").Order; error?: undefined } | { order?: undefined; error: PaymentProcessorError }> {
+    try {
+      return { order: await this.client_.getOrder(klarnaOrderId) };
+    } catch (e) {
+      return { error: this.error("order lookup", e) };
+    }
+  }
+
+  /** The refund ledger, for the panel's reads and for settling a row the panel checked with Klarna. */
+  get refundLedger(): import("../medusa/ledger").RefundLedger {
+    return this.refunds().refundLedger;
+  }
 }
 
 function statusOfFraud(fraud: string): PaymentSessionStatus {
