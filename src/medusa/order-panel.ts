@@ -3,7 +3,10 @@ import { RETURN_FEE_REFERENCE, withheldFeeLine } from "../klarna/refund-plan";
 import type { Order as KlarnaOrder, OrderLine, RefundRequest } from "../klarna/types";
 import type { KlarnaRefund } from "../models/klarna-refund";
 import type KlarnaPaymentProcessor from "../services/klarna";
+import type { OrderPanel, PanelFinding, PanelRefund, RefundCheck, RefundPurpose } from "./order-panel-contract";
 import { paymentError } from "./payment-error";
+
+export type { OrderPanel, PanelFinding, PanelLine, PanelRefund, RefundCheck, RefundPurpose } from "./order-panel-contract";
 
 /**
  * The admin's Klarna panel (the order page's widget, src/admin/widgets/klarna-order-panel.tsx):
@@ -16,87 +19,6 @@ import { paymentError } from "./payment-error";
  * Nothing here holds a credential: the ledger stores none, and Klarna's errors are worded by the
  * processor's error mapper, which redacts them.
  */
-
-export type RefundPurpose = "return" | "claim" | "swap" | "manual" | "fee_waiver";
-
-export interface PanelLine {
-  name: string;
-  type: string | null;
-  reference: string | null;
-  quantity: number;
-  total_amount: number;
-  /** The return fee line: withheld on a return's refund, given back on a fee waiver. */
-  is_return_fee: boolean;
-}
-
-export interface PanelRefund {
-  id: string;
-  purpose: RefundPurpose;
-  resource_id: string | null;
-  label: string;
-  amount: number;
-  status: KlarnaRefund["status"];
-  klarna_refund_id: string | null;
-  idempotency_key: string;
-  source: string;
-  lines: PanelLine[];
-  return_fee: { amount: number; line_type: string } | null;
-  error: { message: string; code: string | null; correlation_id: string | null; http_status: number | null } | null;
-  attempts: number;
-  notes: string[];
-  created_at: string;
-  updated_at: string;
-}
-
-export interface PanelFinding {
-  kind: string;
-  message: string;
-  suggested_action: string;
-}
-
-export interface OrderPanel {
-  order_id: string;
-  display_id: number | null;
-  currency_code: string;
-  klarna: {
-    order_id: string | null;
-    klarna_reference: string | null;
-    status: string | null;
-    fraud_status: string | null;
-    purchase_country: string | null;
-    purchase_currency: string | null;
-    order_amount: number | null;
-    original_order_amount: number | null;
-    captured_amount: number | null;
-    refunded_amount: number | null;
-    remaining_authorized_amount: number | null;
-    expires_at: string | null;
-    expiry: { state: "ok" | "near" | "past"; days_left: number } | null;
-    error: { message: string } | null;
-  };
-  captures: Array<{ capture_id: string; amount: number; captured_at: string | null; reference: string | null }>;
-  refunds: PanelRefund[];
-  agreement: {
-    klarna: { captured: number; refunded: number } | null;
-    medusa: { captured: number; refunded: number };
-    agrees: boolean | null;
-    findings: PanelFinding[];
-  };
-  actions: {
-    waive_return_fee: Array<{ return_id: string; amount: number }>;
-    check_refunds: string[];
-    retry_capture: boolean;
-    extend_authorization: boolean;
-  };
-}
-
-export interface RefundCheck {
-  /** True when Klarna's order has the refund this row's request asked for. */
-  found: boolean;
-  /** What was found, in a sentence for the admin. */
-  message: string;
-  refund: PanelRefund;
-}
 
 /** An error Medusa's error handler answers with its status and our message (not_found → 404, not_allowed → 400). */
 export class PanelError extends Error {
