@@ -1,5 +1,5 @@
 import { useQueryClient } from "@tanstack/react-query";
-import { Alert, Badge, Button, Container, Copy, Heading, StatusBadge, Table, Text, usePrompt } from "@medusajs/ui";
+import { Alert, Badge, Button, Container, Copy, StatusBadge, Table, Text, usePrompt } from "@medusajs/ui";
 import { adminOrderKeys, useAdminCustomQuery, useMedusa } from "medusa-react";
 import { ReactNode, useState } from "react";
 // Types only (erased by the bundler): the shape GET /admin/klarna/orders/:order_id answers.
@@ -105,7 +105,7 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
   if (isLoading) {
     return (
       <Container data-testid="klarna-panel">
-        <Heading level="h2">Klarna</Heading>
+        <h2 className="inter-xlarge-semibold text-grey-90">Klarna</h2>
         <Text size="small" className="text-ui-fg-subtle mt-2">
           Loading the Klarna order…
         </Text>
@@ -115,7 +115,7 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
   if (error || !data) {
     return (
       <Container data-testid="klarna-panel">
-        <Heading level="h2">Klarna</Heading>
+        <h2 className="inter-xlarge-semibold text-grey-90">Klarna</h2>
         <Alert variant="error" className="mt-4">
           The Klarna panel could not be loaded: {messageOf(error)}
         </Alert>
@@ -128,10 +128,10 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
   const checkable = new Set(data.actions.check_refunds);
 
   return (
-    <Container className="flex flex-col gap-y-6 px-8 py-6" data-testid="klarna-panel">
+    <Container className="flex flex-col gap-y-6 px-8 py-8" data-testid="klarna-panel">
       <div className="flex items-start justify-between gap-x-4">
         <div className="flex flex-col gap-y-1">
-          <Heading level="h2">Klarna</Heading>
+          <h2 className="inter-xlarge-semibold text-grey-90">Klarna</h2>
           <Text size="small" className="text-ui-fg-subtle">
             Payment, captures and refunds as Klarna and the plugin's ledger have them
           </Text>
@@ -157,9 +157,11 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
 
       <Section title="Klarna order">
         <div className="grid grid-cols-2 gap-x-8 gap-y-3">
-          <Field label="Klarna order id">
-            <Ref value={k.order_id} testId="klarna-order-id" />
-          </Field>
+          <div className="col-span-2">
+            <Field label="Klarna order id">
+              <Ref value={k.order_id} testId="klarna-order-id" />
+            </Field>
+          </div>
           <Field label="Klarna reference">
             <Ref value={k.klarna_reference} />
           </Field>
@@ -168,9 +170,11 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
             {k.fraud_status ? <Badge size="2xsmall" color={k.fraud_status === "ACCEPTED" ? "green" : k.fraud_status === "PENDING" ? "orange" : "red"}>{k.fraud_status}</Badge> : "—"}
           </Field>
           <Field label="Market">{[k.purchase_country, k.purchase_currency].filter(Boolean).join(" · ") || "—"}</Field>
-          <Field label="Authorisation expires">
-            <Expiry expiresAt={k.expires_at} expiry={k.expiry} />
-          </Field>
+          <div className="col-span-2">
+            <Field label="Authorisation expires">
+              <Expiry expiresAt={k.expires_at} expiry={k.expiry} />
+            </Field>
+          </div>
         </div>
         <div className="border-ui-border-base mt-4 grid grid-cols-4 gap-x-4 rounded-lg border px-4 py-3">
           <Amount label="Authorised" value={money(k.order_amount)} />
@@ -313,7 +317,7 @@ const PURPOSE: Record<PanelRefund["purpose"], string> = {
   claim: "Claim",
   swap: "Exchange",
   manual: "Manual refund",
-  fee_waiver: "Fee given back",
+  fee_waiver: "Fee refund",
 };
 
 const RefundCard = ({
@@ -337,7 +341,7 @@ const RefundCard = ({
     <div className="flex items-start justify-between gap-x-4">
       <div className="flex min-w-0 flex-col gap-y-1">
         <div className="flex items-center gap-x-2">
-          <Badge size="2xsmall" color="grey">
+          <Badge size="2xsmall" color="grey" className="shrink-0 whitespace-nowrap">
             {PURPOSE[r.purpose]}
           </Badge>
           <Text size="small" weight="plus" className="truncate">
@@ -358,7 +362,7 @@ const RefundCard = ({
       </div>
     </div>
 
-    <div className="grid grid-cols-2 gap-x-8 gap-y-2">
+    <div className="flex flex-col gap-y-2">
       <Field label="Klarna refund id">
         <Ref value={r.klarna_refund_id} />
       </Field>
