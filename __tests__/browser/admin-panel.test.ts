@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import puppeteer, { Browser, ElementHandle, Page } from "puppeteer-core";
 import { PASSWORD } from "../support/emulator";
-import { capturedOrder, ok, receive, requestReturn, startStore, STORE_DIR, TestStore } from "../support/store";
+import { capturedOrder, checkoutWithKlarna, ok, receive, requestReturn, startStore, STORE_DIR, TestStore } from "../support/store";
 
 /**
  * The Klarna panel in Medusa's own admin dashboard, in a real (headless) Chromium: the dashboard is
@@ -181,4 +181,50 @@ it("keeps Klarna's refusal on screen: message, code and correlation id", async (
   expect(selectable).toBe("all");
   await shot("klarna-panel-refund-refused");
   await s.k.control("DELETE", "/faults");
+}, 60_000);
+
+it("checks a refund whose answer was lost with Klarna, and the panel settles it", async () => {
+  const { order: o } = await capturedOrder(s);
+  const tee = o.items.find((i: any) => i.variant_id === s.seed.variants[0].id);
+  const ret = await requestReturn(s, o, [{ item_id: tee.id, quantity: 1 }]);
+  // Klarna makes the refund but its answers never arrive: the refund's outcome is unknown.
+  await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", drop: "after", times: 10 });
+  expect((await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }])).status).toBe(400);
+  await s.k.control("DELETE", "/faults");
+
+  await page.goto(`${s.url}/app/a/orders/${o.id}`, { waitUntil: "networkidle2" });
+  await page.waitForSelector('[data-testid="klarna-check-refund"]');
+  expect(await text('[data-testid="klarna-refund-status"]')).toBe("unknown");
+  expect(await text('[data-testid="klarna-agreement"]')).toContain("Klarna and Medusa differ");
+  expect((await texts('[data-testid="klarna-finding"]')).join("\n")).toContain("Check it with Klarna now.");
+  await shot("klarna-panel-refund-unknown");
+
+  await clickAndConfirm('[data-testid="klarna-check-refund"]', "Check with Klarna");
+  await page.waitForSelector('[data-testid="klarna-action-result"]');
+  expect(await text('[data-testid="klarna-action-result"]')).toMatch(new RegExp(`Klarna has this refund\\. Klarna made Return ${ret.id}: refund [0-9a-f-]{36} of 26\\.18 EUR on .*\\. Marked as succeeded; it will not be sent again\\.`));
+  await page.waitForFunction(() => document.querySelector('[data-testid="klarna-refund-status"]')?.textContent === "succeeded");
+  expect(await page.$('[data-testid="klarna-check-refund"]')).toBeNull();
+}, 60_000);
+
+it("retries a capture Klarna failed, from the panel", async () => {
+  const { completed } = await checkoutWithKlarna(s);
+  const o = ok(completed, "complete").body.data;
+  await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/captures", status: 503, times: 10 });
+  expect((await s.admin().post(`/admin/orders/${o.id}/capture`)).status).toBe(400);
+  await s.k.control("DELETE", "/faults");
+
+  await page.goto(`${s.url}/app/a/orders/${o.id}`, { waitUntil: "networkidle2" });
+  await page.waitForSelector('[data-testid="klarna-retry-capture"]');
+  const panelText = await text('[data-testid="klarna-panel"]');
+  expect(panelText).toContain("AUTHORIZED");
+  expect(panelText).toContain("Medusa has not captured this payment");
+  expect(await page.$eval('[data-testid="klarna-expiry"]', (e) => e.getAttribute("data-state"))).toBe("ok");
+  await shot("klarna-panel-capture-failed");
+
+  await clickAndConfirm('[data-testid="klarna-retry-capture"]', "Retry capture");
+  await page.waitForSelector('[data-testid="klarna-action-result"]');
+  expect(await text('[data-testid="klarna-action-result"]')).toContain("Payment captured.");
+  await page.waitForFunction(() => !document.querySelector('[data-testid="klarna-retry-capture"]'));
+  expect(await text('[data-testid="klarna-panel"]')).toContain("CAPTURED");
+  expect(await text('[data-testid="klarna-agreement"]')).toContain("Klarna and Medusa agree");
 }, 60_000);

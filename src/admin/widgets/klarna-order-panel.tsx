@@ -187,7 +187,7 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
             <Text size="small" className="text-ui-fg-subtle">
               Medusa has not captured this payment; Klarna still holds {money(k.remaining_authorized_amount)} authorised.
             </Text>
-            <Button size="small" variant="secondary" isLoading={busy === "capture"} onClick={retryCapture} data-testid="klarna-retry-capture">
+            <Button size="small" variant="secondary" className="shrink-0 whitespace-nowrap" isLoading={busy === "capture"} onClick={retryCapture} data-testid="klarna-retry-capture">
               Retry capture
             </Button>
           </div>
