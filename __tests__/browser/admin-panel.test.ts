@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 import chromium from "@sparticuz/chromium";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import puppeteer, { Browser, ElementHandle, Page } from "puppeteer-core";
 import { PASSWORD } from "../support/emulator";
@@ -11,12 +12,13 @@ import { capturedOrder, checkoutWithKlarna, ok, receive, requestReturn, startSto
  * built with the plugin's widget (scripts/admin-dashboard.js, cached by its inputs), served by the
  * test store through @medusajs/admin (`serve: true`), and driven like an admin would: log in, open
  * the order, read the panel, give a return fee back, and see a Klarna refusal stay on screen.
- * Screenshots go to docs/screenshots/.
+ * Screenshots: docs/screenshots/ with `npm run screenshots`.
  */
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { dashboardBuild } = require("../../scripts/admin-dashboard");
 
-const SHOTS = path.resolve(__dirname, "../../docs/screenshots");
+/** `npm run screenshots` writes them to docs/screenshots (committed); a plain test run to a temp folder. */
+const SHOTS = process.env.KLARNA_SCREENSHOTS_DIR ? path.resolve(process.env.KLARNA_SCREENSHOTS_DIR) : path.join(os.tmpdir(), "medusa-plugin-klarna-screenshots");
 
 let s: TestStore;
 let browser: Browser;
@@ -54,7 +56,7 @@ beforeAll(async () => {
   page = await browser.newPage();
   page.setDefaultTimeout(30_000);
   fs.mkdirSync(SHOTS, { recursive: true });
-  process.stdout.write(`browser test setup: ${Math.round((Date.now() - t0) / 1000)} s\n`);
+  process.stdout.write(`browser test setup: ${Math.round((Date.now() - t0) / 1000)} s; screenshots in ${SHOTS}\n`);
 }, 600_000);
 
 afterAll(async () => {
