@@ -301,7 +301,7 @@ function errorOf(row: KlarnaRefund): PanelRefund["error"] {
   return { message: String(e.message ?? "The refund failed."), code: typeof e.code === "string" ? e.code : null, correlation_id: row.correlation_id ?? null, http_status: null };
 }
 
-function expiryOf(order: KlarnaOrder, now: Date): OrderPanel["klarna"]["expiry"] {
+export function expiryOf(order: Pick<KlarnaOrder, "expires_at" | "remaining_authorized_amount">, now: Date): OrderPanel["klarna"]["expiry"] {
   // Only an authorisation with something left to capture can expire in a way that matters.
   if (!order.expires_at || order.remaining_authorized_amount <= 0) return null;
   const ms = new Date(order.expires_at).getTime() - now.getTime();
