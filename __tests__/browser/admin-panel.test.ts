@@ -84,6 +84,17 @@ async function shot(name: string, { wholePage = false } = {}) {
   await page.setViewport({ width: 1440, height: 1000 });
 }
 
+/** Waits for something in the page; on a timeout, says what the panel showed and saves a screenshot. */
+async function expectOnScreen(selector: string) {
+  try {
+    await page.waitForSelector(selector);
+  } catch (e) {
+    await page.screenshot({ path: path.join(SHOTS, "failure.png"), fullPage: true }).catch(() => undefined);
+    const shown = await page.$eval('[data-testid="klarna-panel"]', (el) => (el as HTMLElement).innerText).catch(() => "(no Klarna panel)");
+    throw new Error(`${selector} did not appear on ${page.url()} (screenshot ${path.join(SHOTS, "failure.png")}). The panel showed:\n${shown}`);
+  }
+}
+
 /** Clicks a button with a real mouse click, then confirms the dashboard's prompt. */
 async function clickAndConfirm(selector: string, confirmText: string) {
   await page.click(selector);
@@ -108,7 +119,7 @@ it("logs in to the dashboard", async () => {
 
 it("shows the Klarna panel on the order: the Klarna order, its capture, each refund with its return_fee line and key", async () => {
   await page.goto(`${s.url}/app/a/orders/${order.id}`, { waitUntil: "networkidle2" });
-  await page.waitForSelector('[data-testid="klarna-order-id"]');
+  await expectOnScreen('[data-testid="klarna-order-id"]');
   expect(await text('[data-testid="klarna-order-id"]')).toBe(klarnaOrderId);
   const panelText = await text('[data-testid="klarna-panel"]');
   expect(panelText).toContain("CAPTURED");
@@ -195,7 +206,7 @@ it("checks a refund whose answer was lost with Klarna, and the panel settles it"
   await s.k.control("DELETE", "/faults");
 
   await page.goto(`${s.url}/app/a/orders/${o.id}`, { waitUntil: "networkidle2" });
-  await page.waitForSelector('[data-testid="klarna-check-refund"]');
+  await expectOnScreen('[data-testid="klarna-check-refund"]');
   expect(await text('[data-testid="klarna-refund-status"]')).toBe("unknown");
   expect(await text('[data-testid="klarna-agreement"]')).toContain("Klarna and Medusa differ");
   expect((await texts('[data-testid="klarna-finding"]')).join("\n")).toContain("Check it with Klarna now.");
@@ -216,7 +227,7 @@ it("retries a capture Klarna failed, from the panel", async () => {
   await s.k.control("DELETE", "/faults");
 
   await page.goto(`${s.url}/app/a/orders/${o.id}`, { waitUntil: "networkidle2" });
-  await page.waitForSelector('[data-testid="klarna-retry-capture"]');
+  await expectOnScreen('[data-testid="klarna-retry-capture"]');
   const panelText = await text('[data-testid="klarna-panel"]');
   expect(panelText).toContain("AUTHORIZED");
   expect(panelText).toContain("Medusa has not captured this payment");
