@@ -4,7 +4,12 @@
 // Everything comes from the environment, so the same file serves the demo, the tests and the CLI.
 const path = require("path")
 
+// The admin dashboard (@medusajs/admin) joins only where KLARNA_ADMIN_BUILD_DIR names its built
+// files (the browser tests, `medusa-admin build`): the other tests and the demo stay API-only.
+const adminBuildDir = process.env.KLARNA_ADMIN_BUILD_DIR
+
 const klarnaOptions = {
+  ...(adminBuildDir ? { enableUI: true } : {}),
   username: process.env.KLARNA_USERNAME || "emulator",
   password: process.env.KLARNA_PASSWORD || "emulator-secret",
   base_url: process.env.KLARNA_BASE_URL || "http://127.0.0.1:4010",
@@ -29,6 +34,9 @@ module.exports = {
     "medusa-fulfillment-manual",
     "medusa-payment-manual",
     { resolve: path.resolve(__dirname, ".."), options: klarnaOptions },
+    ...(adminBuildDir
+      ? [{ resolve: "@medusajs/admin", options: { serve: true, autoRebuild: false, path: "/app", outDir: adminBuildDir } }]
+      : []),
   ],
   modules: {
     eventBus: { resolve: "@medusajs/event-bus-local" },

@@ -80,6 +80,9 @@ it("the tarball holds the build, not the sources, and brings no second copy of M
   expect(fs.existsSync(path.join(installed, "dist", "services", "klarna.js"))).toBe(true);
   expect(fs.existsSync(path.join(installed, "dist", "migrations"))).toBe(true);
   expect(fs.existsSync(path.join(installed, "bin", "klarna-emulator.js"))).toBe(true);
+  // The admin panel, prebuilt for a store's `medusa-admin build`; the dashboard itself stays optional.
+  expect(fs.existsSync(path.join(installed, "dist", "admin", "_virtual_entry.js"))).toBe(true);
+  expect(fs.existsSync(path.join(dir, "node_modules", "@medusajs", "admin"))).toBe(false);
   expect(fs.existsSync(path.join(installed, "src"))).toBe(false);
   expect(fs.existsSync(path.join(installed, "__tests__"))).toBe(false);
   expect(fs.existsSync(path.join(installed, "node_modules", "@medusajs", "medusa"))).toBe(false);

@@ -87,7 +87,7 @@ export async function startStore(
   };
 }
 
-function ok(res: request.Response, what: string): request.Response {
+function ok<T extends { status: number; body: any }>(res: T, what: string): T {
   if (res.status >= 300) throw new Error(`${what}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 800)}`);
   return res;
 }

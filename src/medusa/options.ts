@@ -54,8 +54,8 @@ export const optionsSchema = z
      * request to finish when it cannot tell (code paths without an HTTP request), ms.
      */
     concurrent_wait_ms: z.number().int().min(0).max(60_000).default(3000),
-    /** Medusa's admin dashboard includes the plugin's Klarna panel only when this is true. */
-    enableUI: z.boolean().default(false),
+    /** Read by the store's admin build (@medusajs/admin): true includes the plugin's Klarna panel in the dashboard. */
+    enableUI: z.boolean().optional(),
   })
   .strict();
 

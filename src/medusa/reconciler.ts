@@ -176,6 +176,17 @@ export class Reconciler {
     }
   }
 
+  /** What the last reconciliation of a Klarna order found (the panel shows it when Klarna cannot be read). */
+  async lastFindings(klarnaOrderId: string): Promise<Finding[]> {
+    const [row] = await this.deps.db.query<{ findings: Finding[] | null }>(`SELECT findings FROM klarna_order_state WHERE klarna_order_id = $1`, [klarnaOrderId]);
+    return row?.findings ?? [];
+  }
+
+  /** Explains, without changing anything, why Klarna's totals differ from Medusa's (the admin panel). */
+  explain(order: Order, books: MedusaBooks, rows: LedgerRow[]): Promise<Finding[]> {
+    return this.findings(order, books, rows);
+  }
+
   /** Explains, refund by refund and capture by capture, why Klarna's totals differ from Medusa's. */
   private async findings(order: Order, books: MedusaBooks, rows: LedgerRow[]): Promise<Finding[]> {
     const currency = order.purchase_currency;
@@ -184,7 +195,9 @@ export class Reconciler {
     const out: Finding[] = [];
     let explained = 0;
     for (const refund of order.refunds ?? []) {
-      const entries = rows.filter((r) => r.klarna_refund_id === refund.refund_id);
+      // The plugin's entries for this refund: by its id, or by the reference the plugin sent (an entry
+      // whose outcome is still unknown does not know the id yet).
+      const entries = rows.filter((r) => r.klarna_refund_id === refund.refund_id || (!r.klarna_refund_id && r.reference && r.reference === refund.reference));
       const recorded = entries.some((r) => r.medusa_state === "recorded" || r.medusa_state === "adopted");
       if (recorded) continue;
       const adopt = `POST /admin/klarna/orders/${books.order_id}/adopt-refund with {"klarna_refund_id":"${refund.refund_id}"} records it in Medusa without refunding again (or "Record refund" in the order's Klarna panel).`;

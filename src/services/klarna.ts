@@ -7,7 +7,7 @@ import {
 } from "@medusajs/medusa";
 import { KlarnaClient } from "../klarna/client";
 import { withheldFeeLine } from "../klarna/refund-plan";
-import type { FraudStatus, RefundRequest } from "../klarna/types";
+import type { FraudStatus, Order, RefundRequest } from "../klarna/types";
 import type { CartLike } from "../medusa/cart-lines";
 import type { KlarnaPaymentData } from "../medusa/exactly-once";
 import { PROVIDER_ID } from "../medusa/identifiers";
@@ -264,6 +264,18 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
       source: refund.source,
       return_fee_refund: waiver ? { refund_id: waiver.klarna_refund_id, idempotency_key: waiver.idempotency_key, status: waiver.status } : null,
     };
+  }
+
+  /**
+   * The Klarna order as Klarna has it now (one GET /ordermanagement/v1/orders/{id}), or the reason it
+   * could not be read, as the one error mapper words it (credentials redacted): for the admin panel.
+   */
+  async readKlarnaOrder(klarnaOrderId: string): Promise<{ order: Order; error?: undefined } | { order?: undefined; error: PaymentProcessorError }> {
+    try {
+      return { order: await this.client_.getOrder(klarnaOrderId) };
+    } catch (e) {
+      return { error: this.error("order lookup", e) };
+    }
   }
 }
 
