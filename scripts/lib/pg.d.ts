@@ -8,4 +8,10 @@ declare module "pg" {
     end(): Promise<void>;
     on(event: "error", listener: (err: Error) => void): this;
   }
+  export class Pool {
+    constructor(config: { connectionString?: string; max?: number });
+    query<Row = any>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }>;
+    end(): Promise<void>;
+    on(event: "error", listener: (err: Error) => void): this;
+  }
 }

@@ -7,7 +7,7 @@ import { LedgerIntent, LedgerRow, RefundLedger, rowView } from "./ledger";
 import type { KlarnaPluginOptions } from "./options";
 import { HeldLease, OrderLeases } from "./order-lease";
 import { KlarnaPluginRefusal, RefundOutcomeUnknown } from "./payment-error";
-import { decide, decideEarlier, Decision, EarlierContext, EarlierDecision, Observation } from "./refund-decision";
+import { decide, decideEarlier, Decision, DecisionPolicy, EarlierContext, EarlierDecision, inFlightGraceFor, Observation } from "./refund-decision";
 import { currentRefundScope, RequestScope, ScopeOutcome } from "./refund-context";
 import { Identity, PlanContext, RefundIntents, ResolvedIntent } from "./refund-intents";
 
@@ -41,6 +41,7 @@ export interface RefundOutcome {
 export class RefundExecutor {
   /** Ledger writes still in flight, per entry: a lease is released only after them. */
   private readonly pendingWrites = new Map<string, Promise<unknown>>();
+  private readonly policy: DecisionPolicy;
 
   constructor(
     private readonly deps: {
@@ -53,7 +54,9 @@ export class RefundExecutor {
       /** Called after a refund ended with an unknown outcome (the reconciler looks again later). */
       onUnknownOutcome?: (klarnaOrderId: string) => void;
     },
-  ) {}
+  ) {
+    this.policy = { inFlightGraceS: inFlightGraceFor(deps.options.timeout_ms, deps.options.retries) };
+  }
 
   /** Refunds `amount` of the Klarna order in `data`, exactly once per intent and per Klarna order. */
   async refund(data: KlarnaPaymentData, amount: number): Promise<RefundOutcome> {
@@ -157,7 +160,7 @@ export class RefundExecutor {
       let ctx: EarlierContext | null = null;
       let observation: Parameters<typeof decideEarlier>[3] = { kind: "start" };
       for (let step = 0; step < 8; step++) {
-        const d: EarlierDecision = decideEarlier(rowView(row)!, { amount: intent.amount }, ctx, observation);
+        const d: EarlierDecision = decideEarlier(rowView(row)!, { amount: intent.amount }, ctx, observation, this.policy);
         if (d.do === "ignore") break;
         if (d.do === "read_medusa") {
           ctx = await intents.earlierContext(row);
@@ -263,7 +266,8 @@ export class RefundExecutor {
             throw err;
           }
           lease.assertHeld();
-          const keyHadUnknownOutcome = row?.status === "unknown" && d.key === "keep";
+          // The key was sent before and its outcome never settled (an unknown answer, or a process that died).
+          const keyHadUnknownOutcome = d.key === "keep" && row !== null && row.key_first_sent_at !== null;
           row = await ledger.beforeSend(ledgerIntent(intent, id), intent.amount, id.reference, request, d.key, notes);
           notes = [];
           let observation: Observation;
@@ -297,7 +301,7 @@ export class RefundExecutor {
           } catch {
             observation = { kind: "order_unavailable" };
           }
-          d = decide(rowView(row), intent, observation, d.phase);
+          d = decide(rowView(row), intent, observation, d.phase, this.policy);
           continue;
         }
         case "succeed":
@@ -408,7 +412,7 @@ export class RefundExecutor {
       let observation: Parameters<typeof decideEarlier>[3] = { kind: "start" };
       for (let step = 0; step < 8; step++) {
         // No new refund of any amount takes it over: a cancelled return's refund is never adopted here.
-        const d = decideEarlier(rowView(row)!, { amount: Number.NaN }, ctx, observation);
+        const d = decideEarlier(rowView(row)!, { amount: Number.NaN }, ctx, observation, this.policy);
         switch (d.do) {
           case "ignore":
           case "mark_recorded":

@@ -21,9 +21,21 @@
 export const KEY_SAFE_AGE_S = 23 * 3600;
 /**
  * A request sent this recently may still be on its way through Klarna: "not on the order yet" does
- * not prove that its key made nothing.
+ * not prove that its key made nothing. The default; the executor derives it from the client's
+ * timeout and retries (inFlightGraceFor).
  */
 export const IN_FLIGHT_GRACE_S = 30;
+
+/** How long a sent request may still be at Klarna: every attempt's timeout, and a margin. */
+export function inFlightGraceFor(timeoutMs: number, retries: number): number {
+  return Math.max(10, Math.ceil((timeoutMs * (retries + 1)) / 1000) + 5);
+}
+
+/** Settings of the decision that come from the plugin's options. */
+export interface DecisionPolicy {
+  inFlightGraceS: number;
+}
+const DEFAULT_POLICY: DecisionPolicy = { inFlightGraceS: IN_FLIGHT_GRACE_S };
 
 export type LedgerStatus = "pending" | "unknown" | "succeeded" | "failed";
 /** What Medusa did with a refund Klarna made: recorded it, or the request ended without recording it. */
@@ -87,12 +99,12 @@ export type Decision =
  * The next step for a refund intent whose ledger row is `row` (null: none yet), after `observation`.
  * `phase` says, for an order look, whether it came before a send or after an answer.
  */
-export function decide(row: RowView | null, intent: IntentView, observation: Observation, phase: LookPhase = "before_send"): Decision {
+export function decide(row: RowView | null, intent: IntentView, observation: Observation, phase: LookPhase = "before_send", policy: DecisionPolicy = DEFAULT_POLICY): Decision {
   switch (observation.kind) {
     case "start":
       return onStart(row, intent);
     case "order":
-      return phase === "before_send" ? onLookBeforeSend(row, intent, observation) : onLookAfterAnswer(observation);
+      return phase === "before_send" ? onLookBeforeSend(row, intent, observation, policy) : onLookAfterAnswer(observation);
     case "order_unavailable":
       return phase === "before_send" ? { do: "refuse", reason: "order_unavailable" } : { do: "fail", status: "unknown", checked: "order_unavailable" };
     case "answer":
@@ -133,14 +145,14 @@ function onStart(row: RowView | null, intent: IntentView): Decision {
   }
 }
 
-function onLookBeforeSend(row: RowView | null, intent: IntentView, look: OrderLook): Decision {
+function onLookBeforeSend(row: RowView | null, intent: IntentView, look: OrderLook, policy: DecisionPolicy): Decision {
   if (look.refund) {
     if (look.refund.amount === intent.amount) return { do: "succeed", refundId: look.refund.id, via: "order" };
     return { do: "refuse", reason: "amount_mismatch", klarnaAmount: look.refund.amount, refundId: look.refund.id };
   }
   const sentAge = row?.lastSentAgeS ?? null;
-  if (sentAge !== null && sentAge < IN_FLIGHT_GRACE_S) {
-    return { do: "refuse", reason: "in_flight", retryAfterS: Math.max(1, Math.ceil(IN_FLIGHT_GRACE_S - sentAge)) };
+  if (sentAge !== null && sentAge < policy.inFlightGraceS) {
+    return { do: "refuse", reason: "in_flight", retryAfterS: Math.max(1, Math.ceil(policy.inFlightGraceS - sentAge)) };
   }
   // Klarna's order shows the old key made nothing.
   return { do: "send", key: "new" };
@@ -189,6 +201,7 @@ export function decideEarlier(
   newIntent: IntentView,
   context: EarlierContext | null,
   observation: { kind: "start" } | OrderLook | { kind: "order_unavailable" },
+  policy: DecisionPolicy = DEFAULT_POLICY,
 ): EarlierDecision {
   if (row.status === "failed") return { do: "ignore" };
   if (row.status === "pending" && !row.keySent) return { do: "ignore" };
@@ -210,8 +223,8 @@ export function decideEarlier(
       return { do: "refuse", reason: "order_unavailable" };
     case "order":
       if (observation.refund) return { do: "mark_made", refundId: observation.refund.id, amount: observation.refund.amount };
-      if (row.lastSentAgeS !== null && row.lastSentAgeS < IN_FLIGHT_GRACE_S) {
-        return { do: "refuse", reason: "earlier_in_flight", retryAfterS: Math.max(1, Math.ceil(IN_FLIGHT_GRACE_S - row.lastSentAgeS)) };
+      if (row.lastSentAgeS !== null && row.lastSentAgeS < policy.inFlightGraceS) {
+        return { do: "refuse", reason: "earlier_in_flight", retryAfterS: Math.max(1, Math.ceil(policy.inFlightGraceS - row.lastSentAgeS)) };
       }
       return { do: "mark_not_made" };
   }
