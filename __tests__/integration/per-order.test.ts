@@ -278,6 +278,32 @@ describe("an outcome Klarna never confirmed is settled against Klarna's order be
   });
 });
 
+describe("a crashed attempt", () => {
+  it("a lease whose holder stopped answering: the admin is told at once, and a retry goes through once it lapses", async () => {
+    const { klarnaOrderId, ret, items } = await orderWithReturn();
+    // A server died holding the Klarna order's lease: its heartbeat stopped 8 s ago; the lease lapses in 2 s.
+    await s.db.query(
+      `INSERT INTO klarna_order_state (klarna_order_id, claimed_by, claimed_until, claim_started_at, heartbeat_at, claim_purpose)
+       VALUES ($1, gen_random_uuid(), now() + interval '2 seconds', now() - interval '9 seconds', now() - interval '8 seconds', 'a refund of 26.18 EUR')
+       ON CONFLICT (klarna_order_id) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until,
+         claim_started_at = EXCLUDED.claim_started_at, heartbeat_at = EXCLUDED.heartbeat_at, claim_purpose = EXCLUDED.claim_purpose`,
+      [klarnaOrderId],
+    );
+    const t0 = Date.now();
+    const first = await receive(s, ret.id, items);
+    expect(Date.now() - t0).toBeLessThan(3000); // no hang
+    expect(first.status).toBe(400);
+    expect(first.body.message).toMatch(
+      /^An earlier attempt on this Klarna order \(a refund of 26\.18 EUR, started 9 s ago\) stopped responding 8 s ago; its server may have crashed\. Nothing was sent\. Its hold on the order lapses in [12] s: retry then, and the plugin settles that attempt with Klarna first/,
+    );
+    expect(await klarnaPosts(s, "/refunds")).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await receive(s, ret.id, items)).status).toBe(200);
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.klarna.refunds).toHaveLength(1);
+  });
+});
+
 describe("manual refunds keep their identity", () => {
   it("a manual refund rolled back after Klarna refunded blocks other refunds until it is retried, and the retry refunds nothing twice", async () => {
     const { order, klarnaOrderId, ret, items } = await orderWithReturn();

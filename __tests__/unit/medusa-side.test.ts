@@ -67,6 +67,44 @@ describe("the one error mapper: what the admin reads", () => {
     }
   });
 
+  it("gives a hint only where it is true: a refusal of a captured order never says to capture first", () => {
+    const refused = (messages: string[]) => klarna({ status: 403, error_code: "REFUND_NOT_ALLOWED", error_messages: messages, correlation_id: "c" });
+    expect(paymentError("refund", refused(["Order has no captures. Refund not possible"])).error).toBe(
+      "Klarna refused the refund: Order has no captures. Refund not possible. Capture the order before refunding it",
+    );
+    expect(paymentError("refund", refused(["Refund not allowed."])).error).toBe("Klarna refused the refund: Refund not allowed");
+    expect(paymentError("capture", klarna({ status: 403, error_code: "CAPTURE_NOT_ALLOWED", error_messages: ["Order abc is expired. Capture not possible."] })).error).toBe(
+      "Klarna refused the capture: Order abc is expired. Capture not possible. Klarna's authorisation has expired: ask the shopper to pay again",
+    );
+  });
+
+  it("states each sentence once: a timeout's own words carry no retry advice, the hint does", () => {
+    const out = paymentError("refund", klarna({ error_code: "NETWORK_ERROR", error_messages: ["Klarna could not be reached (ECONNRESET)."], attempts: 3 }));
+    expect(out.error.match(/retry/gi)).toHaveLength(2); // "safe to retry: the retry reuses…", once
+    expect(out.error).toBe("Klarna did not confirm the refund: Klarna could not be reached (ECONNRESET). It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once");
+  });
+
+  it("tells a shopper what happened and what to do, and nothing internal", () => {
+    const cases = [
+      paymentError("payment session", klarna({ status: 503, error_code: "TEMPORARILY_UNAVAILABLE", error_messages: ["Temporarily unavailable"], correlation_id: "c" })),
+      paymentError("purchase", klarna({ status: 401, error_code: "UNAUTHORIZED", error_messages: ["Klarna rejected the API credentials. Check the plugin's username and password."] })),
+      paymentError("purchase", klarna({ status: 409, error_code: "CONFLICT", error_messages: ["The authorization was already used to place an order."], correlation_id: "c" })),
+      paymentError("purchase", new KlarnaPluginRefusal("TOKEN_NOT_FOR_CART", "The token of session s is not this cart's (key 6f1c…).", { session_id: "s" }, "The Klarna payment does not belong to this cart. Please choose Klarna again to pay for this cart")),
+      paymentError("purchase", new Error("database down")),
+    ];
+    expect(cases.map((c) => c.error)).toEqual([
+      "Klarna is not available right now. Please try again in a few minutes, or choose another payment method",
+      "Klarna is not available right now. Please try again in a few minutes, or choose another payment method",
+      "Klarna could not confirm this purchase. Please choose Klarna again to confirm it, or choose another payment method",
+      "The Klarna payment does not belong to this cart. Please choose Klarna again to pay for this cart",
+      "Klarna cannot be used for this cart right now. Please try again, or choose another payment method",
+    ]);
+    for (const c of cases) {
+      expect(c.detail).toBe("No money was taken");
+      expect(JSON.stringify(c)).not.toMatch(/password|username|credential|idempotency|correlation|session s|database/i);
+    }
+  });
+
   it("removes configured secrets from anything it maps", () => {
     const out = paymentError("refund", new Error("connect failed for pw=p4ssw0rd-xyz"), ["p4ssw0rd-xyz"]);
     expect(JSON.stringify(out)).not.toContain("p4ssw0rd-xyz");

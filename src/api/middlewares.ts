@@ -1,7 +1,7 @@
 import { json, NextFunction, Request, Response } from "express";
 import { PROCESSOR_KEY } from "../medusa/identifiers";
 import { KlarnaPluginRefusal } from "../medusa/payment-error";
-import { finishScope, RefundContext, runWithRefundContext } from "../medusa/refund-context";
+import { currentRefundScope, finishScope, RefundContext, runWithRefundContext } from "../medusa/refund-context";
 import type KlarnaPaymentProcessor from "../services/klarna";
 
 /**
@@ -80,6 +80,9 @@ function refundContextMiddleware(route: (typeof ROUTES)[number]) {
       if (context.kind === "return_cancel") return settleBeforeReturnCancel(req, res, next, context.return_id);
       const { scope } = runWithRefundContext(context, () => {
         if (context.kind === "capture") surfaceCaptureFailure(req, res, context.order_id, () => scope.failures);
+        // The return's rows are committed: read them while Medusa works towards refundPayment.
+        const current = currentRefundScope();
+        if (context.kind === "return" && current) processorOf(req)?.plugin().intents.prefetchReturn(current, context.return_id, context.items);
         next();
       });
       // The scope ends (its lease is released) when Medusa's handler answers: by then its transaction

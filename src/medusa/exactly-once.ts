@@ -39,8 +39,11 @@ export interface RefundOutcome {
  * order's ledger) and the entry with its key.
  */
 export class RefundExecutor {
-  /** Ledger writes still in flight, per entry: a lease is released only after them. */
-  private readonly pendingWrites = new Map<string, Promise<unknown>>();
+  /**
+   * Refunds Klarna made inside a request, per request scope: recorded with the lease's release when
+   * the request ends (one statement, with what Medusa did), not on the hot path.
+   */
+  private readonly made = new WeakMap<RequestScope, Map<string, string>>();
   private readonly policy: DecisionPolicy;
 
   constructor(
@@ -99,18 +102,8 @@ export class RefundExecutor {
    * and the next attempt reads Medusa's rows.
    */
   async finish(lease: HeldLease, scope: RequestScope | undefined, outcome?: ScopeOutcome): Promise<void> {
-    try {
-      const ids = scope ? [...scope.entries] : [];
-      await Promise.all(ids.map((id) => this.pendingWrites.get(id)?.catch(() => undefined)));
-      ids.forEach((id) => this.pendingWrites.delete(id));
-      if (outcome && ids.length) {
-        await this.deps.ledger.markMedusa(ids, outcome.committed ? "recorded" : "not_recorded").catch((err) =>
-          this.deps.log?.(`klarna: could not record Medusa's outcome for ledger entries ${ids.join(", ")}: ${err instanceof Error ? err.message : err}`),
-        );
-      }
-    } finally {
-      await lease.release();
-    }
+    if (!scope || !outcome) return lease.release();
+    await lease.release({ committed: outcome.committed, entries: [...scope.entries], made: this.made.get(scope) ?? new Map() });
   }
 
   /** Market and capture count, from payment data recorded at authorisation and capture (no Klarna call). */
@@ -334,11 +327,12 @@ export class RefundExecutor {
       return { row: await ledger.update(row.id, patch, note), reused: !afterFailure };
     }
     if (scope) {
-      // Inside a request the success is recorded off the hot path: the lease is released only after
-      // the write (finish). Should the write fail, the entry keeps its key and status, which the next
-      // attempt settles by reusing the key (Klarna replays the refund).
-      const write = ledger.update(row.id, patch).catch((err) => this.deps.log?.(`klarna: could not record a refund's success in the ledger (entry ${row.id}): ${err instanceof Error ? err.message : err}`));
-      this.pendingWrites.set(row.id, write);
+      // Inside a request the success is written when the lease is released (finish), with Medusa's
+      // outcome, in one statement. Should the process die before, the entry keeps its key and
+      // status, which the next attempt settles by reusing the key (Klarna replays the refund).
+      const made = this.made.get(scope) ?? new Map<string, string>();
+      made.set(row.id, refundId);
+      this.made.set(scope, made);
       return { row: { ...row, ...patch }, reused: false };
     }
     return { row: await ledger.update(row.id, patch), reused: false };

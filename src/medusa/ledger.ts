@@ -1,5 +1,5 @@
 import { v4 as uuidv4 } from "uuid";
-import type { LedgerEntry, MedusaState, RefundKind } from "../models/ledger-entry";
+import type { LedgerEntry, RefundKind } from "../models/ledger-entry";
 import type { RowView } from "./refund-decision";
 import { PluginDatabase } from "./plugin-db";
 
@@ -136,20 +136,6 @@ export class RefundLedger {
       [id, note ?? null, ...values],
     );
     return row;
-  }
-
-  /** Records what Medusa did with the refunds a request settled, when the request ends. */
-  async markMedusa(ids: string[], state: Exclude<MedusaState, "adopted" | null>): Promise<void> {
-    if (!ids.length) return;
-    await this.db.query(
-      `WITH entries AS (
-         UPDATE klarna_refund SET medusa_state = $2, updated_at = now()
-          WHERE id = ANY($1::uuid[]) AND status = 'succeeded' AND medusa_state IS DISTINCT FROM 'adopted'
-          RETURNING id)
-       UPDATE klarna_refund SET medusa_state = 'adopted', updated_at = now()
-        WHERE $2 = 'recorded' AND adopted_by IN (SELECT id FROM entries) AND medusa_state IS DISTINCT FROM 'recorded'`,
-      [ids, state],
-    );
   }
 
   /** Manual refunds of an amount on the Klarna order that Medusa has recorded. */

@@ -121,6 +121,16 @@ export class OrderLeases {
   }
 }
 
+/** What a request did, recorded when it releases its lease (see HeldLease.release). */
+export interface Settlement {
+  /** Medusa committed the request's transaction. */
+  committed: boolean;
+  /** Ledger entries the request settled (made, reused or adopted). */
+  entries: string[];
+  /** Of those, the refunds Klarna made during the request: entry id → Klarna refund id. */
+  made: Map<string, string>;
+}
+
 /** A lease held on one Klarna order, renewed by a heartbeat until released. */
 export class HeldLease {
   released = false;
@@ -176,18 +186,43 @@ export class HeldLease {
     }
   }
 
-  /** Releases the lease, retrying while the database is unreachable; an unreleased lease lapses on its own. */
-  release(): Promise<void> {
+  /**
+   * Releases the lease, retrying while the database is unreachable; an unreleased lease lapses on its
+   * own. With `settle`, the same statement records what the request did: the refunds Klarna made in
+   * it (status, Klarna refund id) and what Medusa did with every refund the request settled.
+   */
+  release(settle?: Settlement): Promise<void> {
     this.releasing ??= (async () => {
       this.released = true;
       clearInterval(this.timer);
+      const made = [...(settle?.made ?? new Map()).entries()];
+      const others = (settle?.entries ?? []).filter((id) => !settle?.made.has(id));
       for (let attempt = 0; attempt < 6; attempt++) {
         try {
-          await this.db.query(
-            `UPDATE klarna_order_state SET claimed_by = NULL, claimed_until = NULL, heartbeat_at = NULL, updated_at = now()
-              WHERE klarna_order_id = $1 AND claimed_by = $2`,
-            [this.klarnaOrderId, this.token],
-          );
+          if (!settle || (!made.length && !others.length)) {
+            await this.db.query(
+              `UPDATE klarna_order_state SET claimed_by = NULL, claimed_until = NULL, heartbeat_at = NULL, updated_at = now()
+                WHERE klarna_order_id = $1 AND claimed_by = $2`,
+              [this.klarnaOrderId, this.token],
+            );
+          } else {
+            await this.db.query(
+              `WITH made AS (
+                 UPDATE klarna_refund r SET status = 'succeeded', klarna_refund_id = v.refund_id, error = NULL, correlation_id = NULL,
+                        medusa_state = $3, updated_at = now()
+                   FROM unnest($4::uuid[], $5::text[]) AS v(id, refund_id) WHERE r.id = v.id RETURNING r.id),
+               settled AS (
+                 UPDATE klarna_refund SET medusa_state = $3, updated_at = now()
+                  WHERE id = ANY($6::uuid[]) AND status = 'succeeded' AND medusa_state IS DISTINCT FROM 'adopted' RETURNING id),
+               taken_over AS (
+                 UPDATE klarna_refund SET medusa_state = 'adopted', updated_at = now()
+                  WHERE $3 = 'recorded' AND medusa_state IS DISTINCT FROM 'recorded'
+                    AND adopted_by IN (SELECT id FROM made UNION ALL SELECT id FROM settled) RETURNING id)
+               UPDATE klarna_order_state SET claimed_by = NULL, claimed_until = NULL, heartbeat_at = NULL, updated_at = now()
+                WHERE klarna_order_id = $1 AND claimed_by = $2`,
+              [this.klarnaOrderId, this.token, settle.committed ? "recorded" : "not_recorded", made.map(([id]) => id), made.map(([, refund]) => refund), others],
+            );
+          }
           return;
         } catch (err) {
           if (attempt === 5) {

@@ -36,12 +36,14 @@ export interface RequestScope {
   refunds: Array<{ intent: string; klarna_refund_id?: string; idempotency_key: string }>;
   /** Errors the processor returned to Medusa during this request. */
   failures: Array<{ error: string; code: string; detail: string }>;
+  /** Reads started when the request arrived, for the refund to await instead of making (by key). */
+  prefetched: Map<string, Promise<unknown>>;
 }
 
 const storage = new AsyncLocalStorage<RequestScope>();
 
 export function runWithRefundContext<T>(context: RefundContext, fn: () => T): { scope: RequestScope; result: T } {
-  const scope: RequestScope = { context, onFinish: [], entries: new Set(), leases: new Map(), refunds: [], failures: [] };
+  const scope: RequestScope = { context, onFinish: [], entries: new Set(), leases: new Map(), refunds: [], failures: [], prefetched: new Map() };
   const result = storage.run(scope, fn);
   return { scope, result };
 }

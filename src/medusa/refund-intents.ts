@@ -6,7 +6,7 @@ import type { LedgerIntent, LedgerRow, RefundLedger } from "./ledger";
 import type { KlarnaPluginOptions } from "./options";
 import { KlarnaPluginRefusal } from "./payment-error";
 import type { EarlierContext } from "./refund-decision";
-import type { RefundContext } from "./refund-context";
+import { currentRefundScope, RefundContext, RequestScope } from "./refund-context";
 import { planItems, shippingCharge } from "./return-lines";
 import { OrderRow, StoreQueries } from "./store-queries";
 
@@ -133,6 +133,27 @@ export class RefundIntents {
     }
   }
 
+  /**
+   * A return's rows (committed when the return was requested), read as soon as the receive request
+   * arrives: Medusa spends tens of milliseconds before it calls refundPayment, which then only awaits
+   * them (api/middlewares.ts).
+   */
+  prefetchReturn(scope: RequestScope, returnId: string, received?: Array<{ item_id: string; quantity: number }>): void {
+    const rows = this.readReturn(returnId, received);
+    rows.catch(() => undefined); // read again by the refund if it failed
+    scope.prefetched.set(returnKey(returnId, received), rows);
+  }
+
+  private returnRows(returnId: string, received?: Array<{ item_id: string; quantity: number }>) {
+    const pre = currentRefundScope()?.prefetched.get(returnKey(returnId, received)) as ReturnType<RefundIntents["readReturn"]> | undefined;
+    return pre ? pre.catch(() => this.readReturn(returnId, received)) : this.readReturn(returnId, received);
+  }
+
+  private readReturn(returnId: string, received?: Array<{ item_id: string; quantity: number }>) {
+    const ids = received && received.length ? received.map((i) => i.item_id) : undefined;
+    return Promise.all([this.queries.returnView(returnId), this.queries.returnLines(returnId, ids)]);
+  }
+
   // ---- the kinds ------------------------------------------------------------------------------
 
   private itemsPlan(
@@ -170,9 +191,8 @@ export class RefundIntents {
     source: string,
     received?: Array<{ item_id: string; quantity: number }>,
   ): Promise<ResolvedIntent> {
-    const q = this.queries;
     const quantities = received && received.length ? new Map(received.map((i) => [i.item_id, i.quantity])) : undefined;
-    const [view, lines] = await Promise.all([q.returnView(returnId), q.returnLines(returnId, quantities ? [...quantities.keys()] : undefined)]);
+    const [view, lines] = await this.returnRows(returnId, received);
     if (!view) throw new KlarnaPluginRefusal("UNKNOWN_RETURN", `Return ${returnId} does not exist.`);
     const order = view.order;
     if (!order) throw new KlarnaPluginRefusal("UNKNOWN_RETURN", "The return belongs to no order.");
@@ -311,4 +331,8 @@ export class RefundIntents {
       ? { amount: -line.total_amount, name: line.name, taxRate: line.tax_rate ?? 0, orderId: row.order_id, currency: row.currency_code }
       : undefined;
   }
+}
+
+function returnKey(returnId: string, received?: Array<{ item_id: string; quantity: number }>): string {
+  return `return:${returnId}:${(received ?? []).map((i) => i.item_id).join(",")}`;
 }

@@ -245,8 +245,8 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
   async returnMetadata(returnId: string): Promise<Record<string, unknown> | undefined> {
     const ledger = this.plugin().ledger;
     let rows = await ledger.listForResource(returnId);
-    // The request that made the refund may still be recording it (its lease is released after).
-    for (let i = 0; i < 50 && rows.some((r) => r.status === "succeeded" && r.medusa_state === null); i++) {
+    // The request that made the refund may still be recording it (with its lease's release).
+    for (let i = 0; i < 50 && rows.some((r) => r.medusa_state === null && (r.status === "succeeded" || r.status === "pending")); i++) {
       await new Promise((r) => setTimeout(r, 100));
       rows = await ledger.listForResource(returnId);
     }
