@@ -117,3 +117,24 @@ it("a refund of a payment (POST /admin/payments/:id/refund) is recognised the sa
   expect(row).toMatchObject({ kind: "payment_refund", source: "request:payment-refund", status: "succeeded" });
   expect((await klarnaOrder(s, klarnaOrderId)).refunded_amount).toBe(700);
 });
+
+it("the same payment refunded twice: payment.data.refunds lists both Klarna refunds with their ids, amounts, intents and keys", async () => {
+  const { order, klarnaOrderId } = await capturedOrder(s);
+  const payment = order.payments[0];
+  ok(await s.admin().post(`/admin/payments/${payment.id}/refund`, { amount: 700, reason: "other", note: "Price match" }), "first refund");
+  ok(await s.admin().post(`/admin/payments/${payment.id}/refund`, { amount: 450, reason: "other" }), "second refund");
+
+  const k = await klarnaOrder(s, klarnaOrderId);
+  expect(k.refunds.map((r: any) => r.refunded_amount)).toEqual([700, 450]);
+  const rows = await ledgerRows(s, "order_id = $1", [order.id]);
+  const posts = await klarnaPosts(s, "/refunds");
+  expect(posts.map((p) => p.idempotency_key)).toEqual(rows.map((r: any) => r.idempotency_key));
+  // Medusa replaces payment.data with what refundPayment returns: the second refund keeps the first.
+  const { body } = ok(await s.admin().get(`/admin/payments/${payment.id}`), "payment");
+  expect(body.payment.amount_refunded).toBe(1150);
+  expect(body.payment.data).toMatchObject({ order_id: klarnaOrderId, capture_count: 1 });
+  expect(body.payment.data.refunds).toEqual([
+    { klarna_refund_id: k.refunds[0].refund_id, amount: 700, intent: `refund:${order.id}:1`, idempotency_key: rows[0].idempotency_key },
+    { klarna_refund_id: k.refunds[1].refund_id, amount: 450, intent: `refund:${order.id}:2`, idempotency_key: rows[1].idempotency_key },
+  ]);
+});

@@ -98,6 +98,29 @@ describe("a DE return with the priced return shipping option", () => {
     expect(post.body.order_lines[1]).toMatchObject({ type: "return_fee", total_amount: -357 });
   });
 
+  it("two returns of one order: the payment's data lists both Klarna refunds with their ids, amounts, intents and keys", async () => {
+    const { order, klarnaOrderId } = await capturedOrder(s);
+    const returns = [];
+    for (const variant of [S(), L()]) {
+      const items = [{ item_id: itemOf(order, variant).id, quantity: 1 }];
+      const ret = await requestReturn(s, order, items);
+      expect((await receive(s, ret.id, items)).status).toBe(200);
+      returns.push(ret);
+    }
+    const k = await klarnaOrder(s, klarnaOrderId);
+    expect(k.refunds.map((r: any) => [r.reference, r.refunded_amount])).toEqual([
+      [returns[0].id, 2975 - 357],
+      [returns[1].id, 3570 - 357],
+    ]);
+    const rows = await ledgerRows(s, "order_id = $1", [order.id]);
+    const { body } = await s.admin().get(`/admin/orders/${order.id}?expand=payments`);
+    // Medusa replaces payment.data with what refundPayment returns: the second return keeps the first.
+    expect(body.order.payments[0].data.refunds).toEqual(
+      returns.map((ret, i) => ({ klarna_refund_id: k.refunds[i].refund_id, amount: k.refunds[i].refunded_amount, intent: `return:${ret.id}`, idempotency_key: rows[i].idempotency_key })),
+    );
+    expect(rows.map((r: any) => r.resource_id)).toEqual(returns.map((r) => r.id));
+  });
+
   it("several items with a discount and different tax rates carry Medusa's exact amounts (the fee is exactly the label)", async () => {
     const book = await addReducedRateProduct(s);
     await addPercentageDiscount(s, "TENOFF", 10);
