@@ -17,14 +17,11 @@ const { seedStore } = require("./lib/seed")
 const { capturedOrderWithReturn, receiveReturn } = require("./lib/checkout")
 const { pool } = require("./lib/wait")
 const { startEmulatorProcess } = require("./lib/emulator-process")
+const { flags } = require("./lib/flags")
 
-const args = new Set(process.argv.slice(2))
+const args = flags("bench", ["--quick", "--json"])
 const QUICK = args.has("--quick")
 const JSON_OUT = args.has("--json")
-for (const a of args) if (!["--quick", "--json"].includes(a)) {
-  console.error(`bench: unknown option ${a} (use --quick, --json)`)
-  process.exit(2)
-}
 if (typeof global.gc !== "function") {
   console.error("bench: run with node --expose-gc (npm run bench does)")
   process.exit(2)

@@ -11,17 +11,12 @@ process.noDeprecation = true
 
 const path = require("path")
 const fs = require("fs")
+const { flags } = require("./lib/flags")
 
-const args = new Set(process.argv.slice(2))
+const args = flags("demo", ["--json", "--keep", "--verbose"])
 const JSON_OUT = args.has("--json")
 const KEEP = args.has("--keep")
 const VERBOSE = args.has("--verbose")
-for (const a of args) {
-  if (!["--json", "--keep", "--verbose"].includes(a)) {
-    console.error(`demo: unknown option ${a} (use --json, --keep, --verbose)`)
-    process.exit(2)
-  }
-}
 
 const ROOT = path.resolve(__dirname, "..")
 if (!fs.existsSync(path.join(ROOT, "dist", "services", "klarna.js"))) {

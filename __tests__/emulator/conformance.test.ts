@@ -1,5 +1,6 @@
 import { validate as isUuid } from "uuid";
 import { RunningEmulator, SEED_REFUND, startEmulator, tshirt } from "../support/emulator";
+import { expectKlarnaError } from "../support/klarna-answers";
 
 /**
  * The emulator against Klarna's published behaviour (KLARNA.md, the seed pages, the OpenAPI specs),
@@ -14,18 +15,6 @@ beforeEach(() => k.control("POST", "/reset"));
 
 const refunds = (id: string) => `/ordermanagement/v1/orders/${id}/refunds`;
 const key = () => require("uuid").v4() as string;
-
-function expectKlarnaError(res: { status: number; data: any }, status: number, code: string, message?: string | RegExp) {
-  expect(res.status).toBe(status);
-  expect(res.data.error_code).toBe(code);
-  expect(Array.isArray(res.data.error_messages)).toBe(true);
-  expect(isUuid(res.data.correlation_id)).toBe(true);
-  if (message) {
-    const text = res.data.error_messages.join(" ");
-    if (typeof message === "string") expect(text).toBe(message);
-    else expect(text).toMatch(message);
-  }
-}
 
 describe("the seed sample: refund with a return fee", () => {
   it("answers 201 with Refund-Id and Location, an empty body, and moves the amounts", async () => {

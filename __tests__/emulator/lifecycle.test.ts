@@ -1,4 +1,4 @@
-import { RunningEmulator, startEmulator, tshirt } from "../support/emulator";
+import { germanSession, RunningEmulator, startEmulator, tshirt } from "../support/emulator";
 import { checkout, DAY_S, expectKlarnaError } from "../support/klarna-answers";
 import { schemaValidator } from "../support/openapi";
 
@@ -346,12 +346,7 @@ describe("the order's fields (OM MerchantOrderDto), from the checkout", () => {
   const billing = { given_name: "Jane", family_name: "Doe", email: "jane@example.com", street_address: "Unter den Linden 1", postal_code: "10117", city: "Berlin", country: "DE" };
   const shipping = { ...billing, street_address: "Friedrichstraße 100", postal_code: "10117" };
   const session = {
-    purchase_country: "DE",
-    purchase_currency: "EUR",
-    locale: "de-DE",
-    order_amount: 10000,
-    order_tax_amount: 1597,
-    order_lines: [tshirt({ tax_rate: 1900, total_tax_amount: 1597 })],
+    ...germanSession(),
     billing_address: { ...billing, given_name: "Session" },
     merchant_data: "from the session",
     customer: { date_of_birth: "1980-01-01", gender: "female" },

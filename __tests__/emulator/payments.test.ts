@@ -1,4 +1,4 @@
-import { RunningEmulator, startEmulator, tshirt } from "../support/emulator";
+import { germanSession, RunningEmulator, startEmulator, tshirt } from "../support/emulator";
 import { checkout, expectKlarnaError } from "../support/klarna-answers";
 
 /** Klarna Payments checkout shapes and refusals (payments.yml; Klarna docs; KLARNA.md). */
@@ -9,14 +9,7 @@ beforeAll(async () => {
 afterAll(() => k.stop());
 beforeEach(() => k.control("POST", "/reset"));
 
-const de = {
-  purchase_country: "DE",
-  purchase_currency: "EUR",
-  locale: "de-DE",
-  order_amount: 10000,
-  order_tax_amount: 1597,
-  order_lines: [tshirt({ tax_rate: 1900, total_tax_amount: 1597 })],
-};
+const de = germanSession();
 
 describe("US sales tax (Klarna's recommended US shape: tax as one `sales_tax` line, item lines at tax_rate 0)", () => {
   const us = {

@@ -1,29 +1,19 @@
 import request from "supertest";
 import { PASSWORD } from "../support/emulator";
-import { capturedOrder, checkoutWithKlarna, ledgerRows, ok, receive, requestReturn, startStore, TestStore } from "../support/store";
+import { capturedOrder, klarnaOrder, ledgerRows, loseRefundAnswers, ok, orderWithReturn, receive, useStore } from "../support/store";
 
 /**
  * GET /admin/klarna/orders/:order_id — the data behind the order page's Klarna panel — and the
  * panel's "check with Klarna" action, through the real store, real PostgreSQL and the emulator.
  */
-let s: TestStore;
-beforeAll(async () => {
-  s = await startStore();
-}, 180_000);
-afterAll(() => s?.stop());
-beforeEach(async () => {
-  await s.k.control("DELETE", "/faults");
-});
+const s = useStore();
 
-const itemOf = (order: any, variantId: string) => order.items.find((i: any) => i.variant_id === variantId);
 const klarnaGets = async () => ((await s.k.control("GET", "/journal")).entries as any[]).filter((e) => e.method === "GET" && e.path.startsWith("/ordermanagement/v1/orders/"));
 
 /** A DE order captured, one T-shirt returned with the paid return label and received. */
 async function returnedOrder() {
-  const { order, klarnaOrderId } = await capturedOrder(s);
-  const tee = itemOf(order, s.seed.variants[0].id);
-  const ret = await requestReturn(s, order, [{ item_id: tee.id, quantity: 1 }]);
-  ok(await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }]), "receive");
+  const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);
+  ok(await receive(s, ret.id, items), "receive");
   return { order, klarnaOrderId, ret };
 }
 
@@ -131,11 +121,9 @@ describe("GET /admin/klarna/orders/:order_id", () => {
   });
 
   it("shows a refused refund with Klarna's message, code and correlation id", async () => {
-    const { order } = await capturedOrder(s);
-    const tee = itemOf(order, s.seed.variants[0].id);
-    const ret = await requestReturn(s, order, [{ item_id: tee.id, quantity: 1 }]);
+    const { order, ret, items } = await orderWithReturn(s);
     await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", status: 403, error_code: "REFUND_NOT_ALLOWED", error_messages: ["Refund not allowed."], times: 5 });
-    expect((await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }])).status).toBe(400);
+    expect((await receive(s, ret.id, items)).status).toBe(400);
 
     const { body: panel } = ok(await s.admin().get(`/admin/klarna/orders/${order.id}`), "panel");
     expect(panel.refunds).toHaveLength(1);
@@ -152,14 +140,11 @@ describe("GET /admin/klarna/orders/:order_id", () => {
 
 describe("POST /admin/klarna/refunds/:id/check", () => {
   it("finds a refund whose answer was lost on the Klarna order and settles the ledger row", async () => {
-    const { order, klarnaOrderId } = await capturedOrder(s);
-    const tee = itemOf(order, s.seed.variants[0].id);
-    const ret = await requestReturn(s, order, [{ item_id: tee.id, quantity: 1 }]);
+    const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);
     // Klarna makes the refund, the answer never arrives (every retry too): the outcome is unknown.
     // (Klarna's order cannot be read either, or the plugin would settle it at once.)
-    await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", drop: "after", times: 10 });
-    await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
-    expect((await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }])).status).toBe(400);
+    await loseRefundAnswers(s, 10);
+    expect((await receive(s, ret.id, items)).status).toBe(400);
     await s.k.control("DELETE", "/faults");
 
     const { body: before } = ok(await s.admin().get(`/admin/klarna/orders/${order.id}`), "panel");
@@ -173,7 +158,7 @@ describe("POST /admin/klarna/refunds/:id/check", () => {
     await s.k.control("DELETE", "/journal");
     const { body: check } = ok(await s.admin().post(`/admin/klarna/refunds/${row.id}/check`), "check");
     expect(await klarnaGets()).toHaveLength(1);
-    const klarnaRefund = (await s.k.call("GET", `/ordermanagement/v1/orders/${klarnaOrderId}`)).data.refunds[0];
+    const klarnaRefund = (await klarnaOrder(s, klarnaOrderId)).refunds[0];
     expect(check.found).toBe(true);
     expect(check.message).toBe(
       `Klarna made Return ${ret.id}: refund ${klarnaRefund.refund_id} of 26.18 EUR. Marked as succeeded; it will not be sent again.`,
@@ -181,17 +166,15 @@ describe("POST /admin/klarna/refunds/:id/check", () => {
     expect(check.refund).toMatchObject({ id: row.id, status: "succeeded", klarna_refund_id: klarnaRefund.refund_id });
 
     // Receiving the return again records it in Medusa without a second Klarna refund.
-    ok(await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }]), "receive again");
+    ok(await receive(s, ret.id, items), "receive again");
     const { body: after } = ok(await s.admin().get(`/admin/klarna/orders/${order.id}`), "panel");
     expect(after.agreement).toMatchObject({ klarna: { refunded: 2618 }, medusa: { refunded: 2618 }, agrees: true, findings: [] });
   });
 
   it("says so when Klarna has no such refund, and 404 for an unknown id", async () => {
-    const { order } = await capturedOrder(s);
-    const tee = itemOf(order, s.seed.variants[0].id);
-    const ret = await requestReturn(s, order, [{ item_id: tee.id, quantity: 1 }]);
+    const { ret, items } = await orderWithReturn(s);
     await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", drop: "before", times: 10 });
-    expect((await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }])).status).toBe(400);
+    expect((await receive(s, ret.id, items)).status).toBe(400);
     await s.k.control("DELETE", "/faults");
     const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
     const { body: check } = ok(await s.admin().post(`/admin/klarna/refunds/${row.id}/check`), "check");

@@ -1,21 +1,11 @@
 import { sumTotals } from "../../src/klarna/order-lines";
-import { capturedOrder, checkoutWithKlarna, startStore, TestStore, journalSpecProblems } from "../support/store";
+import { capturedOrder, checkoutWithKlarna, klarnaOrder, useStore } from "../support/store";
 
 /**
  * A real Medusa 1.20 store with the plugin, on embedded PostgreSQL, the emulator as Klarna: a shopper
  * checks out with Klarna and the admin captures or cancels, all through Medusa's HTTP API.
  */
-let s: TestStore;
-beforeAll(async () => {
-  s = await startStore();
-}, 180_000);
-afterAll(() => s?.stop());
-beforeEach(() => s.k.control("DELETE", "/journal"));
-
-/** Every request the plugin sent in the test matches Klarna's published schema. */
-afterEach(async () => {
-  expect(await journalSpecProblems(s)).toEqual([]);
-});
+const s = useStore();
 
 const journal = async () => (await s.k.control("GET", "/journal")).entries as any[];
 
@@ -47,10 +37,10 @@ describe("checkout with Klarna", () => {
     expect(place.idempotency_key).toMatch(/^[0-9a-f-]{36}$/);
     const payment = order.payments[0];
     expect(payment.provider_id).toBe("klarna");
-    const klarnaOrder = (await s.k.call("GET", `/ordermanagement/v1/orders/${payment.data.order_id}`)).data;
-    expect(klarnaOrder).toMatchObject({ status: "AUTHORIZED", order_amount: order.total, merchant_reference1: cart.id, purchase_country: "DE" });
-    expect(klarnaOrder.order_lines).toEqual(body.order_lines);
-    expect(payment.data).toMatchObject({ order_id: klarnaOrder.order_id, fraud_status: "ACCEPTED", purchase_country: "DE", capture_count: 0 });
+    const atKlarna = await klarnaOrder(s, payment.data.order_id);
+    expect(atKlarna).toMatchObject({ status: "AUTHORIZED", order_amount: order.total, merchant_reference1: cart.id, purchase_country: "DE" });
+    expect(atKlarna.order_lines).toEqual(body.order_lines);
+    expect(payment.data).toMatchObject({ order_id: atKlarna.order_id, fraud_status: "ACCEPTED", purchase_country: "DE", capture_count: 0 });
   });
 
   it("keeps the session in step when the cart changes", async () => {
@@ -138,7 +128,7 @@ describe("Klarna's fraud decision", () => {
     expect(completed.body.type).toBe("cart"); // Medusa keeps the cart while the payment is pending
     expect(completed.body.data.payment_session.status).toBe("pending");
     const klarnaOrderId = completed.body.data.payment_session.data.order_id;
-    expect((await s.k.call("GET", `/ordermanagement/v1/orders/${klarnaOrderId}`)).data.fraud_status).toBe("PENDING");
+    expect((await klarnaOrder(s, klarnaOrderId)).fraud_status).toBe("PENDING");
 
     await s.k.control("POST", `/orders/${klarnaOrderId}/fraud-decision`, { fraud_status: "ACCEPTED" });
     const again = await s.store().post(`/store/carts/${cartId}/complete`);
@@ -168,7 +158,7 @@ describe("after the order", () => {
     expect(caps[0].idempotency_key).toMatch(/^[0-9a-f-]{36}$/);
     expect(caps[0].body.captured_amount).toBe(order.total);
     expect(sumTotals(caps[0].body.order_lines)).toBe(order.total);
-    const k = (await s.k.call("GET", `/ordermanagement/v1/orders/${klarnaOrderId}`)).data;
+    const k = await klarnaOrder(s, klarnaOrderId);
     expect(k).toMatchObject({ status: "CAPTURED", captured_amount: order.total, remaining_authorized_amount: 0 });
     expect(order.payments[0].data).toMatchObject({ capture_count: 1, captured_amount: order.total });
   });
@@ -187,12 +177,12 @@ describe("after the order", () => {
     expect(before.body.order.payment_status).toBe("awaiting");
     expect(before.body.order.payments[0].captured_at).toBeNull();
     const klarnaOrderId = before.body.order.payments[0].data.order_id;
-    expect((await s.k.call("GET", `/ordermanagement/v1/orders/${klarnaOrderId}`)).data.captured_amount).toBe(0);
+    expect((await klarnaOrder(s, klarnaOrderId)).captured_amount).toBe(0);
 
     const again = await s.admin().post(`/admin/orders/${order.id}/capture`);
     expect(again.status).toBe(200);
     expect(again.body.order.payment_status).toBe("captured");
-    expect((await s.k.call("GET", `/ordermanagement/v1/orders/${klarnaOrderId}`)).data.captures).toHaveLength(1);
+    expect((await klarnaOrder(s, klarnaOrderId)).captures).toHaveLength(1);
   });
 
   it("cancel before capture cancels the Klarna order", async () => {
@@ -201,7 +191,7 @@ describe("after the order", () => {
     const res = await s.admin().post(`/admin/orders/${order.id}/cancel`);
     expect(res.status).toBe(200);
     expect(res.body.order.status).toBe("canceled");
-    const k = (await s.k.call("GET", `/ordermanagement/v1/orders/${order.payments[0].data.order_id}`)).data;
+    const k = await klarnaOrder(s, order.payments[0].data.order_id);
     expect(k.status).toBe("CANCELLED");
   });
 

@@ -1,58 +1,18 @@
-import {
-  capturedOrder,
-  klarnaPosts,
-  ledgerRows,
-  receive,
-  requestReturn,
-  startStore,
-  TestStore,
-} from "../support/store";
+import { useRefundRollback } from "../support/refund-rollback";
+import { klarnaOrder, klarnaPosts, ledgerRows, loseRefundAnswers, orderWithReturn, receive, useStore } from "../support/store";
 
 /**
  * A return is refunded at Klarna exactly once, through dropped connections, timeouts, Medusa rollbacks,
  * double clicks and keys Klarna has forgotten. Real store, real PostgreSQL, the emulator's faults.
  */
-let s: TestStore;
-beforeAll(async () => {
-  s = await startStore();
-  // A Medusa-side failure after Klarna refunded: the refund row cannot be written while armed, so the
-  // receive transaction rolls back (the kind of failure a later step of Medusa's transaction can have).
-  await s.db.query(`CREATE TABLE test_fail_refund (armed boolean NOT NULL)`);
-  await s.db.query(`INSERT INTO test_fail_refund VALUES (false)`);
-  await s.db.query(`
-    CREATE FUNCTION test_fail_refund() RETURNS trigger AS $$
-    BEGIN
-      IF (SELECT armed FROM test_fail_refund LIMIT 1) THEN
-        RAISE EXCEPTION 'forced failure after Klarna refunded';
-      END IF;
-      RETURN NEW;
-    END $$ LANGUAGE plpgsql`);
-  await s.db.query(`CREATE TRIGGER test_fail_refund BEFORE INSERT ON refund FOR EACH ROW EXECUTE FUNCTION test_fail_refund()`);
-}, 180_000);
-afterAll(() => s?.stop());
-beforeEach(async () => {
-  await s.k.control("DELETE", "/journal");
-  await s.k.control("DELETE", "/faults");
-  await s.db.query(`UPDATE test_fail_refund SET armed = false`);
-});
+const s = useStore();
+const rollback = useRefundRollback(s);
 
-const armRollback = (on: boolean) => s.db.query(`UPDATE test_fail_refund SET armed = $1`, [on]);
-const klarnaOrder = async (id: string) => (await s.k.call("GET", `/ordermanagement/v1/orders/${id}`)).data;
 const medusaRefunds = async (orderId: string) => (await s.admin().get(`/admin/orders/${orderId}?expand=refunds`)).body.order.refunds;
 
-async function returnOfOneTee() {
-  const { order, klarnaOrderId } = await capturedOrder(s);
-  const tee = order.items.find((i: any) => i.variant_id === s.seed.variants[0].id);
-  const items = [{ item_id: tee.id, quantity: 1 }];
-  const ret = await requestReturn(s, order, items);
-  await s.k.control("DELETE", "/journal");
-  return { order, klarnaOrderId, ret, items };
-}
-
 it("a connection dropped after Klarna refunded, on every attempt, and its order unreadable: the admin sees 'safe to retry', and the retry refunds once", async () => {
-  const { order, klarnaOrderId, ret, items } = await returnOfOneTee();
-  await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", drop: "after", times: 3 });
-  await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
+  const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);
+  await loseRefundAnswers(s);
   const first = await receive(s, ret.id, items);
   expect(first.status).toBe(400);
   expect(first.body.message).toMatch(
@@ -60,7 +20,7 @@ it("a connection dropped after Klarna refunded, on every attempt, and its order 
   );
   const [unknown] = await ledgerRows(s, "resource_id = $1", [ret.id]);
   expect(unknown.status).toBe("unknown");
-  expect((await klarnaOrder(klarnaOrderId)).refunded_amount).toBe(2618); // Klarna did refund
+  expect((await klarnaOrder(s, klarnaOrderId)).refunded_amount).toBe(2618); // Klarna did refund
   expect(await medusaRefunds(order.id)).toEqual([]); // Medusa did not record it
 
   const retry = await receive(s, ret.id, items);
@@ -69,7 +29,7 @@ it("a connection dropped after Klarna refunded, on every attempt, and its order 
   expect(posts).toHaveLength(4);
   expect(new Set(posts.map((p) => p.idempotency_key))).toEqual(new Set([unknown.idempotency_key]));
   expect(posts.at(-1).outcome).toBe("replayed");
-  const k = await klarnaOrder(klarnaOrderId);
+  const k = await klarnaOrder(s, klarnaOrderId);
   expect(k.refunds).toHaveLength(1);
   expect(k.refunded_amount).toBe(2618);
   expect((await medusaRefunds(order.id)).map((r: any) => r.amount)).toEqual([2618]);
@@ -78,23 +38,23 @@ it("a connection dropped after Klarna refunded, on every attempt, and its order 
 });
 
 it("a delay past the client's timeout: the retry reuses the key and Klarna refunds once", async () => {
-  const { klarnaOrderId, ret, items } = await returnOfOneTee();
+  const { klarnaOrderId, ret, items } = await orderWithReturn(s);
   await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", delay_ms: 2600 });
   const res = await receive(s, ret.id, items);
   expect(res.status).toBe(200);
   const posts = await klarnaPosts(s, "/refunds");
   expect(posts.length).toBeGreaterThanOrEqual(2);
   expect(new Set(posts.map((p) => p.idempotency_key)).size).toBe(1);
-  expect((await klarnaOrder(klarnaOrderId)).refunds).toHaveLength(1);
+  expect((await klarnaOrder(s, klarnaOrderId)).refunds).toHaveLength(1);
 });
 
 it("Medusa rolls back after Klarna refunded: the retry sends nothing and Medusa records the one refund", async () => {
-  const { order, klarnaOrderId, ret, items } = await returnOfOneTee();
-  await armRollback(true);
+  const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);
+  await rollback.arm(order.id);
   const failed = await receive(s, ret.id, items);
   expect(failed.status).toBe(500); // Medusa's own failure (injected), not the plugin's
-  await armRollback(false);
-  expect((await klarnaOrder(klarnaOrderId)).refunded_amount).toBe(2618);
+  await rollback.disarm();
+  expect((await klarnaOrder(s, klarnaOrderId)).refunded_amount).toBe(2618);
   expect(await medusaRefunds(order.id)).toEqual([]);
   const [ret1] = await s.db.query(`SELECT status FROM "return" WHERE id = $1`, [ret.id]);
   expect(ret1.status).toBe("requested");
@@ -102,12 +62,12 @@ it("Medusa rolls back after Klarna refunded: the retry sends nothing and Medusa 
   const retry = await receive(s, ret.id, items);
   expect(retry.status).toBe(200);
   expect(await klarnaPosts(s, "/refunds")).toHaveLength(1); // only the first attempt's
-  expect((await klarnaOrder(klarnaOrderId)).refunds).toHaveLength(1);
+  expect((await klarnaOrder(s, klarnaOrderId)).refunds).toHaveLength(1);
   expect((await medusaRefunds(order.id)).map((r: any) => r.amount)).toEqual([2618]);
 });
 
 it("two admins receive the same return at once: one Klarna refund, one Medusa refund, a clear answer for the loser", async () => {
-  const { order, klarnaOrderId, ret, items } = await returnOfOneTee();
+  const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);
   const [a, b] = await Promise.all([receive(s, ret.id, items), receive(s, ret.id, items)]);
   const statuses = [a.status, b.status].sort();
   expect(statuses[0]).toBe(200);
@@ -117,14 +77,13 @@ it("two admins receive the same return at once: one Klarna refund, one Medusa re
   // The loser waited for the winner's request to end (the ledger lock), then saw the return received.
   expect(loser.status).toBe(400);
   expect(loser.body.message).toMatch(/^Return ret_\w+ was already refunded through Klarna \(Klarna refund [0-9a-f-]+\) by another request\. Nothing was refunded again/);
-  expect((await klarnaOrder(klarnaOrderId)).refunds).toHaveLength(1);
+  expect((await klarnaOrder(s, klarnaOrderId)).refunds).toHaveLength(1);
   expect((await medusaRefunds(order.id)).map((r: any) => r.amount)).toEqual([2618]);
 });
 
 it("a key Klarna has forgotten (older than 24 hours): the retry finds the refund on the Klarna order and sends nothing", async () => {
-  const { order, klarnaOrderId, ret, items } = await returnOfOneTee();
-  await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", drop: "after", times: 3 });
-  await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
+  const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);
+  await loseRefundAnswers(s);
   expect((await receive(s, ret.id, items)).status).toBe(400);
   // A day passes, at Klarna and for the plugin.
   await s.k.control("POST", "/clock", { advance_seconds: 25 * 3600 });
@@ -135,7 +94,7 @@ it("a key Klarna has forgotten (older than 24 hours): the retry finds the refund
   expect(retry.status).toBe(200);
   const { entries } = await s.k.control("GET", "/journal");
   expect(entries.map((e: any) => e.method)).toEqual(["GET"]);
-  const k = await klarnaOrder(klarnaOrderId);
+  const k = await klarnaOrder(s, klarnaOrderId);
   expect(k.refunds).toHaveLength(1);
   expect((await medusaRefunds(order.id)).map((r: any) => r.amount)).toEqual([2618]);
   const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
@@ -144,22 +103,21 @@ it("a key Klarna has forgotten (older than 24 hours): the retry finds the refund
 });
 
 it("a refund that succeeded more than 24 hours ago is not sent again after a rollback", async () => {
-  const { order, klarnaOrderId, ret, items } = await returnOfOneTee();
-  await armRollback(true);
+  const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);
+  await rollback.arm(order.id);
   expect((await receive(s, ret.id, items)).status).toBe(500);
-  await armRollback(false);
+  await rollback.disarm();
   await s.k.control("POST", "/clock", { advance_seconds: 25 * 3600 });
   await s.k.control("DELETE", "/journal");
   expect((await receive(s, ret.id, items)).status).toBe(200);
   expect((await s.k.control("GET", "/journal")).entries).toEqual([]);
-  expect((await klarnaOrder(klarnaOrderId)).refunds).toHaveLength(1);
+  expect((await klarnaOrder(s, klarnaOrderId)).refunds).toHaveLength(1);
   expect((await medusaRefunds(order.id)).map((r: any) => r.amount)).toEqual([2618]);
 });
 
 it("after an unconfirmed attempt the admin changes the amount: the plugin looks first and refuses to refund twice", async () => {
-  const { ret, items } = await returnOfOneTee();
-  await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", drop: "after", times: 3 });
-  await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
+  const { ret, items } = await orderWithReturn(s);
+  await loseRefundAnswers(s);
   expect((await receive(s, ret.id, items, 2618)).status).toBe(400);
   const changed = await receive(s, ret.id, items, 2500);
   expect(changed.status).toBe(400);
@@ -169,7 +127,7 @@ it("after an unconfirmed attempt the admin changes the amount: the plugin looks 
 });
 
 it("after an attempt that never reached Klarna, a changed amount is sent with a new key", async () => {
-  const { klarnaOrderId, ret, items } = await returnOfOneTee();
+  const { klarnaOrderId, ret, items } = await orderWithReturn(s);
   await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", drop: "before", times: 3 });
   expect((await receive(s, ret.id, items, 2618)).status).toBe(400);
   const [unknown] = await ledgerRows(s, "resource_id = $1", [ret.id]);
@@ -182,12 +140,12 @@ it("after an attempt that never reached Klarna, a changed amount is sent with a 
   expect((await receive(s, ret.id, items, 2500)).status).toBe(200);
   const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
   expect(row.idempotency_key).not.toBe(unknown.idempotency_key);
-  const k = await klarnaOrder(klarnaOrderId);
+  const k = await klarnaOrder(s, klarnaOrderId);
   expect(k.refunds.map((r: any) => r.refunded_amount)).toEqual([2500]);
 });
 
 it("a refund started by code (no admin request) finds its return by amount and says how it knew", async () => {
-  const { order, klarnaOrderId, ret, items } = await returnOfOneTee();
+  const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);
   const manager = s.container.resolve("manager");
   await manager.transaction(async (m: any) => {
     const received = await s.container.resolve("returnService").withTransaction(m).receive(ret.id, items, undefined, true);
@@ -197,7 +155,7 @@ it("a refund started by code (no admin request) finds its return by amount and s
   expect(post.body.order_lines.map((l: any) => l.type)).toEqual(["physical", "return_fee"]);
   const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
   expect(row).toMatchObject({ status: "succeeded", source: "fallback:requested-return-with-this-amount" });
-  expect((await klarnaOrder(klarnaOrderId)).refunded_amount).toBe(2618);
+  expect((await klarnaOrder(s, klarnaOrderId)).refunded_amount).toBe(2618);
   expect((await medusaRefunds(order.id)).map((r: any) => r.amount)).toEqual([2618]);
 });
 
@@ -206,8 +164,8 @@ it("twenty different returns received at once all succeed: the plugin never hold
   // receives deadlocked (plugin connections held by requests waiting for Medusa's pool, which requests
   // waiting for plugin connections held).
   const prepared = [];
-  for (let i = 0; i < 20; i++) prepared.push(await returnOfOneTee());
+  for (let i = 0; i < 20; i++) prepared.push(await orderWithReturn(s));
   const results = await Promise.all(prepared.map((p) => receive(s, p.ret.id, p.items)));
   expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
-  for (const p of prepared) expect((await klarnaOrder(p.klarnaOrderId)).refunds).toHaveLength(1);
+  for (const p of prepared) expect((await klarnaOrder(s, p.klarnaOrderId)).refunds).toHaveLength(1);
 }, 120_000);

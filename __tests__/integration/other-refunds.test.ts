@@ -1,30 +1,23 @@
 import { sumTotals } from "../../src/klarna/order-lines";
-import { capturedOrder, klarnaPosts, ledgerRows, ok, startStore, TestStore, journalSpecProblems } from "../support/store";
+import { capturedOrder, itemOf, klarnaOrder, klarnaPosts, ledgerRows, ok, useStore } from "../support/store";
 
 /**
  * The other ways Medusa 1.20 reaches refundPayment, each recognised: claims with type "refund",
  * swaps' process-payment, and manual refunds of an order or a payment. None charges a fee.
  */
-let s: TestStore;
-beforeAll(async () => {
-  s = await startStore();
-}, 180_000);
-afterAll(() => s?.stop());
-beforeEach(() => s.k.control("DELETE", "/journal"));
-afterEach(async () => {
-  expect(await journalSpecProblems(s)).toEqual([]);
-});
+const s = useStore();
 
-const itemOf = (order: any, variantId: string) => order.items.find((i: any) => i.variant_id === variantId);
-const fulfil = async (order: any) =>
+/** An order paid with Klarna, captured and fulfilled (claims and swaps are of fulfilled items); the journal then emptied. */
+async function fulfilledOrder() {
+  const { order, klarnaOrderId } = await capturedOrder(s);
   ok(await s.admin().post(`/admin/orders/${order.id}/fulfillment`, { items: order.items.map((i: any) => ({ item_id: i.id, quantity: i.quantity })) }), "fulfil");
-const klarnaOrder = async (id: string) => (await s.k.call("GET", `/ordermanagement/v1/orders/${id}`)).data;
+  await s.k.control("DELETE", "/journal");
+  return { order, klarnaOrderId };
+}
 
 it("a claim of type refund refunds the claimed items' lines, no fee, keyed by the claim", async () => {
-  const { order, klarnaOrderId } = await capturedOrder(s);
+  const { order, klarnaOrderId } = await fulfilledOrder();
   const tee = itemOf(order, s.seed.variants[0].id);
-  await fulfil(order);
-  await s.k.control("DELETE", "/journal");
   // Medusa 1.20 computes 0 for a refund claim without an amount; its admin UI always sends one.
   const res = await s.admin().post(`/admin/orders/${order.id}/claims`, {
     type: "refund",
@@ -40,14 +33,12 @@ it("a claim of type refund refunds the claimed items' lines, no fee, keyed by th
   expect(sumTotals(post.body.order_lines)).toBe(claim.refund_amount);
   const [row] = await ledgerRows(s, "resource_id = $1", [claim.id]);
   expect(row).toMatchObject({ kind: "claim", intent: `claim:${claim.id}`, status: "succeeded", source: "request:claim", idempotency_key: post.idempotency_key });
-  expect((await klarnaOrder(klarnaOrderId)).refunded_amount).toBe(claim.refund_amount);
+  expect((await klarnaOrder(s, klarnaOrderId)).refunded_amount).toBe(claim.refund_amount);
 });
 
 it("a claim refunding less than the items withholds the difference as a discount line, never a return fee", async () => {
-  const { order } = await capturedOrder(s);
+  const { order } = await fulfilledOrder();
   const tee = itemOf(order, s.seed.variants[0].id);
-  await fulfil(order);
-  await s.k.control("DELETE", "/journal");
   const res = await s.admin().post(`/admin/orders/${order.id}/claims`, {
     type: "refund",
     refund_amount: 2000,
@@ -62,9 +53,8 @@ it("a claim refunding less than the items withholds the difference as a discount
 });
 
 it("a swap to a cheaper item refunds the difference with the swap's reference, once", async () => {
-  const { order, klarnaOrderId } = await capturedOrder(s);
+  const { order, klarnaOrderId } = await fulfilledOrder();
   const large = itemOf(order, s.seed.variants[1].id);
-  await fulfil(order);
   const { body: swapped } = ok(
     await s.admin().post(`/admin/orders/${order.id}/swaps`, {
       return_items: [{ item_id: large.id, quantity: 1 }],
@@ -91,7 +81,7 @@ it("a swap to a cheaper item refunds the difference with the swap's reference, o
   });
   const [row] = await ledgerRows(s, "resource_id = $1", [swap.id]);
   expect(row).toMatchObject({ kind: "swap", status: "succeeded", source: "request:swap-process-payment" });
-  expect((await klarnaOrder(klarnaOrderId)).refunded_amount).toBe(-swap.difference_due);
+  expect((await klarnaOrder(s, klarnaOrderId)).refunded_amount).toBe(-swap.difference_due);
 });
 
 it("a manual refund of the order: amount only, with the admin's note and a reference naming the order's n-th refund", async () => {
@@ -112,7 +102,7 @@ it("a manual refund of the order: amount only, with the admin's note and a refer
     ["order_refund", `refund:${order.id}:1`, "succeeded"],
     ["order_refund", `refund:${order.id}:2`, "succeeded"],
   ]);
-  expect((await klarnaOrder(klarnaOrderId)).refunded_amount).toBe(1000);
+  expect((await klarnaOrder(s, klarnaOrderId)).refunded_amount).toBe(1000);
 });
 
 it("a refund of a payment (POST /admin/payments/:id/refund) is recognised the same way", async () => {
@@ -125,5 +115,26 @@ it("a refund of a payment (POST /admin/payments/:id/refund) is recognised the sa
   expect(post.body).toEqual({ refunded_amount: 700, reference: `${order.id}/refund-1`, description: "Price match" });
   const [row] = await ledgerRows(s, "order_id = $1", [order.id]);
   expect(row).toMatchObject({ kind: "payment_refund", source: "request:payment-refund", status: "succeeded" });
-  expect((await klarnaOrder(klarnaOrderId)).refunded_amount).toBe(700);
+  expect((await klarnaOrder(s, klarnaOrderId)).refunded_amount).toBe(700);
+});
+
+it("the same payment refunded twice: payment.data.refunds lists both Klarna refunds with their ids, amounts, intents and keys", async () => {
+  const { order, klarnaOrderId } = await capturedOrder(s);
+  const payment = order.payments[0];
+  ok(await s.admin().post(`/admin/payments/${payment.id}/refund`, { amount: 700, reason: "other", note: "Price match" }), "first refund");
+  ok(await s.admin().post(`/admin/payments/${payment.id}/refund`, { amount: 450, reason: "other" }), "second refund");
+
+  const k = await klarnaOrder(s, klarnaOrderId);
+  expect(k.refunds.map((r: any) => r.refunded_amount)).toEqual([700, 450]);
+  const rows = await ledgerRows(s, "order_id = $1", [order.id]);
+  const posts = await klarnaPosts(s, "/refunds");
+  expect(posts.map((p) => p.idempotency_key)).toEqual(rows.map((r: any) => r.idempotency_key));
+  // Medusa replaces payment.data with what refundPayment returns: the second refund keeps the first.
+  const { body } = ok(await s.admin().get(`/admin/payments/${payment.id}`), "payment");
+  expect(body.payment.amount_refunded).toBe(1150);
+  expect(body.payment.data).toMatchObject({ order_id: klarnaOrderId, capture_count: 1 });
+  expect(body.payment.data.refunds).toEqual([
+    { klarna_refund_id: k.refunds[0].refund_id, amount: 700, intent: `refund:${order.id}:1`, idempotency_key: rows[0].idempotency_key },
+    { klarna_refund_id: k.refunds[1].refund_id, amount: 450, intent: `refund:${order.id}:2`, idempotency_key: rows[1].idempotency_key },
+  ]);
 });

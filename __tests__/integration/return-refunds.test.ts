@@ -5,14 +5,14 @@ import {
   addUsRegion,
   capturedOrder,
   checkoutWithKlarna,
+  itemOf,
+  klarnaOrder,
   klarnaPosts,
   ledgerRows,
   receive,
   requestReturn,
-  startStore,
-  TestStore,
+  useStore,
   waitFor,
-  journalSpecProblems,
 } from "../support/store";
 
 /**
@@ -20,21 +20,8 @@ import {
  * charge as a return_fee line, adding up to what Medusa refunds. Real store, real PostgreSQL, the
  * emulator as Klarna; assertions on the emulator's journal.
  */
-let s: TestStore;
-beforeAll(async () => {
-  s = await startStore();
-}, 180_000);
-afterAll(() => s?.stop());
-beforeEach(async () => {
-  await s.k.control("DELETE", "/journal");
-  await s.k.control("DELETE", "/faults");
-});
-afterEach(async () => {
-  expect(await journalSpecProblems(s)).toEqual([]);
-});
+const s = useStore();
 
-const itemOf = (order: any, variantId: string) => order.items.find((i: any) => i.variant_id === variantId);
-const klarnaOrder = async (id: string) => (await s.k.call("GET", `/ordermanagement/v1/orders/${id}`)).data;
 const S = () => s.seed.variants[0].id;
 const L = () => s.seed.variants[1].id;
 
@@ -70,7 +57,7 @@ describe("a DE return with the priced return shipping option", () => {
     expect(after.body.order.payments[0].data.refunds).toEqual([
       { klarna_refund_id: row.klarna_refund_id, amount: 2618, intent: `return:${ret.id}`, idempotency_key: row.idempotency_key },
     ]);
-    expect((await klarnaOrder(klarnaOrderId)).refunded_amount).toBe(2618);
+    expect((await klarnaOrder(s, klarnaOrderId)).refunded_amount).toBe(2618);
 
     // After the commit, a subscriber mirrors the key and the refund id into the return's metadata.
     const metadata = await waitFor(async () => {
@@ -111,6 +98,29 @@ describe("a DE return with the priced return shipping option", () => {
     expect(post.body.order_lines[1]).toMatchObject({ type: "return_fee", total_amount: -357 });
   });
 
+  it("two returns of one order: the payment's data lists both Klarna refunds with their ids, amounts, intents and keys", async () => {
+    const { order, klarnaOrderId } = await capturedOrder(s);
+    const returns = [];
+    for (const variant of [S(), L()]) {
+      const items = [{ item_id: itemOf(order, variant).id, quantity: 1 }];
+      const ret = await requestReturn(s, order, items);
+      expect((await receive(s, ret.id, items)).status).toBe(200);
+      returns.push(ret);
+    }
+    const k = await klarnaOrder(s, klarnaOrderId);
+    expect(k.refunds.map((r: any) => [r.reference, r.refunded_amount])).toEqual([
+      [returns[0].id, 2975 - 357],
+      [returns[1].id, 3570 - 357],
+    ]);
+    const rows = await ledgerRows(s, "order_id = $1", [order.id]);
+    const { body } = await s.admin().get(`/admin/orders/${order.id}?expand=payments`);
+    // Medusa replaces payment.data with what refundPayment returns: the second return keeps the first.
+    expect(body.order.payments[0].data.refunds).toEqual(
+      returns.map((ret, i) => ({ klarna_refund_id: k.refunds[i].refund_id, amount: k.refunds[i].refunded_amount, intent: `return:${ret.id}`, idempotency_key: rows[i].idempotency_key })),
+    );
+    expect(rows.map((r: any) => r.resource_id)).toEqual(returns.map((r) => r.id));
+  });
+
   it("several items with a discount and different tax rates carry Medusa's exact amounts (the fee is exactly the label)", async () => {
     const book = await addReducedRateProduct(s);
     await addPercentageDiscount(s, "TENOFF", 10);
@@ -149,7 +159,7 @@ describe("where Klarna allows no return fee", () => {
   it("a US order: the fee becomes a discount line (default fallback), lines still add up", async () => {
     const us = await addUsRegion(s);
     const { order, klarnaOrderId } = await capturedOrder(s, { regionId: us.region.id, country: "us", items: [{ variant_id: S(), quantity: 1 }] });
-    expect((await klarnaOrder(klarnaOrderId)).purchase_country).toBe("US");
+    expect((await klarnaOrder(s, klarnaOrderId)).purchase_country).toBe("US");
     const tee = order.items[0];
     const body: any = { items: [{ item_id: tee.id, quantity: 1 }], return_shipping: { option_id: us.returnShippingOption.id, price: 400 } };
     const { body: created } = await s.admin().post(`/admin/orders/${order.id}/return`, body);
@@ -180,29 +190,25 @@ describe("where Klarna allows no return fee", () => {
   });
 
   it("Klarna refuses the fee the plugin expected to be allowed: it reads the order once, falls back, and records why", async () => {
-    await s.k.control("PATCH", "/settings", { return_fee_markets: ["SE"] });
-    try {
-      const { order, klarnaOrderId } = await capturedOrder(s);
-      const tee = itemOf(order, S());
-      const ret = await requestReturn(s, order, [{ item_id: tee.id, quantity: 1 }]);
-      await s.k.control("DELETE", "/journal");
-      expect((await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }])).status).toBe(200);
-      const { entries } = await s.k.control("GET", "/journal");
-      const calls = (entries as any[]).filter((e) => e.path.startsWith(`/ordermanagement/v1/orders/${klarnaOrderId}`)).map((e) => [e.method, e.response?.status]);
-      expect(calls).toEqual([
-        ["POST", 403],
-        ["GET", 200],
-        ["POST", 201],
-      ]);
-      const posts = await klarnaPosts(s, "/refunds");
-      expect(posts[1].body.order_lines.map((l: any) => l.type)).toEqual(["physical", "discount"]);
-      expect(posts[1].idempotency_key).not.toBe(posts[0].idempotency_key);
-      const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
-      expect(row.status).toBe("succeeded");
-      expect(row.notes.join(" ")).toMatch(/Klarna refused the return fee \(REFUND_NOT_ALLOWED: Return fee is not allowed in market DE/);
-    } finally {
-      await s.k.control("PATCH", "/settings", { return_fee_markets: ["AT", "DE", "DK", "FI", "FR", "NL", "NO", "SE"] });
-    }
+    await s.k.control("PATCH", "/settings", { return_fee_markets: ["SE"] }); // back to the start-up list after the test (useStore)
+    const { order, klarnaOrderId } = await capturedOrder(s);
+    const tee = itemOf(order, S());
+    const ret = await requestReturn(s, order, [{ item_id: tee.id, quantity: 1 }]);
+    await s.k.control("DELETE", "/journal");
+    expect((await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }])).status).toBe(200);
+    const { entries } = await s.k.control("GET", "/journal");
+    const calls = (entries as any[]).filter((e) => e.path.startsWith(`/ordermanagement/v1/orders/${klarnaOrderId}`)).map((e) => [e.method, e.response?.status]);
+    expect(calls).toEqual([
+      ["POST", 403],
+      ["GET", 200],
+      ["POST", 201],
+    ]);
+    const posts = await klarnaPosts(s, "/refunds");
+    expect(posts[1].body.order_lines.map((l: any) => l.type)).toEqual(["physical", "discount"]);
+    expect(posts[1].idempotency_key).not.toBe(posts[0].idempotency_key);
+    const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
+    expect(row.status).toBe("succeeded");
+    expect(row.notes.join(" ")).toMatch(/Klarna refused the return fee \(REFUND_NOT_ALLOWED: Return fee is not allowed in market DE/);
   });
 });
 
@@ -230,7 +236,7 @@ describe("Klarna refusing", () => {
     const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
     expect(row).toMatchObject({ status: "succeeded", attempts: 2 });
     expect(row.idempotency_key).not.toBe(failed.idempotency_key); // a refused request made no refund: a new key is safe
-    expect((await klarnaOrder(klarnaOrderId)).refunds).toHaveLength(1);
+    expect((await klarnaOrder(s, klarnaOrderId)).refunds).toHaveLength(1);
   });
 });
 
@@ -254,7 +260,7 @@ describe("giving a charged return fee back", () => {
       order_lines: [{ name: "DHL Return label", type: "return_fee", reference: "return-fee", quantity: 1, unit_price: 357, tax_rate: 1900, total_amount: 357, total_tax_amount: 57 }],
     });
     expect(res.body.order.refunds.map((r: any) => r.amount).sort((a: number, b: number) => a - b)).toEqual([357, 2618]);
-    expect((await klarnaOrder(klarnaOrderId)).refunded_amount).toBe(2975);
+    expect((await klarnaOrder(s, klarnaOrderId)).refunded_amount).toBe(2975);
 
     const twice = await s.admin().post(`/admin/klarna/returns/${ret.id}/waive-return-fee`);
     expect(twice.status).toBe(422);

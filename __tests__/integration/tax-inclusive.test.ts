@@ -1,25 +1,25 @@
 import { sumTotals } from "../../src/klarna/order-lines";
-import { capturedOrder, klarnaPosts, ok, receive, requestReturn, startStore, TestStore } from "../support/store";
+import { capturedOrder, itemOf, klarnaPosts, ok, receive, requestReturn, useStore } from "../support/store";
 
 /**
  * A store with Medusa's tax-inclusive pricing (feature flag tax_inclusive_pricing, region and return
  * option priced with tax included): the refund lines carry the prices the shopper saw, and still add up.
  */
-let s: TestStore;
-beforeAll(async () => {
-  s = await startStore({ env: { MEDUSA_FF_TAX_INCLUSIVE_PRICING: "true" } });
-  ok(await s.admin().post(`/admin/regions/${s.seed.region.id}`, { includes_tax: true }), "region includes tax");
-  // Variant prices are currency prices: the currency says whether they include tax.
-  ok(await s.admin().post(`/admin/currencies/eur`, { includes_tax: true }), "eur includes tax");
-  for (const option of [s.seed.shippingOption, s.seed.returnShippingOption]) {
-    ok(await s.admin().post(`/admin/shipping-options/${option.id}`, { includes_tax: true, requirements: [] }), "option includes tax");
-  }
-}, 180_000);
-afterAll(() => s?.stop());
+const s = useStore({
+  env: { MEDUSA_FF_TAX_INCLUSIVE_PRICING: "true" },
+  async setup(s) {
+    ok(await s.admin().post(`/admin/regions/${s.seed.region.id}`, { includes_tax: true }), "region includes tax");
+    // Variant prices are currency prices: the currency says whether they include tax.
+    ok(await s.admin().post(`/admin/currencies/eur`, { includes_tax: true }), "eur includes tax");
+    for (const option of [s.seed.shippingOption, s.seed.returnShippingOption]) {
+      ok(await s.admin().post(`/admin/shipping-options/${option.id}`, { includes_tax: true, requirements: [] }), "option includes tax");
+    }
+  },
+});
 
 it("refunds the tax-inclusive price and the tax-inclusive return label", async () => {
   const { order } = await capturedOrder(s);
-  const tee = order.items.find((i: any) => i.variant_id === s.seed.variants[0].id);
+  const tee = itemOf(order, s.seed.variants[0].id);
   expect(tee.includes_tax).toBe(true);
   const ret = await requestReturn(s, order, [{ item_id: tee.id, quantity: 1 }]);
   expect(ret.refund_amount).toBe(2500 - 300);

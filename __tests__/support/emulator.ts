@@ -69,6 +69,18 @@ export function tshirt(overrides: Partial<OrderLine> = {}): OrderLine {
   return { name: "T-Shirt", type: "physical", reference: "TS-1", quantity: 1, unit_price: 10000, total_amount: 10000, ...overrides };
 }
 
+/** A Payments session (and place-order body): one T-shirt bought in Germany, €100.00 incl. 19 % VAT. */
+export function germanSession() {
+  return {
+    purchase_country: "DE",
+    purchase_currency: "EUR",
+    locale: "de-DE",
+    order_amount: 10000,
+    order_tax_amount: 1597,
+    order_lines: [tshirt({ tax_rate: 1900, total_tax_amount: 1597 })],
+  };
+}
+
 /** Klarna's own sample (seeds/klarna-refund-with-return-fees.txt). */
 export const SEED_REFUND: RefundRequest = {
   refunded_amount: 9500,

@@ -3,6 +3,7 @@ import addFormats from "ajv-formats";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import type { RunningEmulator } from "./emulator";
 
 /**
  * Klarna's published OpenAPI specs, read from ../shared/klarna-openapi (not copied into the project),
@@ -80,4 +81,10 @@ export function specProblems(method: string, path: string, body: unknown): strin
   const validate = schemaValidator(ref);
   if (validate(body)) return [];
   return (validate.errors ?? []).map((e) => `${method} ${path}: ${e.instancePath || "/"} ${e.message}`);
+}
+
+/** Every request the emulator received (its journal), checked against Klarna's published request schemas. */
+export async function journalSpecProblems(k: RunningEmulator): Promise<string[]> {
+  const { entries } = await k.control("GET", "/journal");
+  return (entries as any[]).flatMap((e) => specProblems(e.method, e.path, e.body));
 }

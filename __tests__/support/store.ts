@@ -1,7 +1,7 @@
 import * as path from "path";
 import request from "supertest";
 import { PluginDatabase } from "../../src/medusa/plugin-db";
-import { specProblems } from "./openapi";
+import { journalSpecProblems } from "./openapi";
 import { PASSWORD, RunningEmulator, startEmulator, USERNAME } from "./emulator";
 
 /**
@@ -31,9 +31,15 @@ export interface TestStore {
   stop(): Promise<void>;
 }
 
-export async function startStore(
-  opts: { pluginOptions?: Record<string, unknown>; emulator?: RunningEmulator; env?: Record<string, string> } = {},
-): Promise<TestStore> {
+export interface StoreOptions {
+  pluginOptions?: Record<string, unknown>;
+  /** An emulator of the caller's (left running on stop); default a fresh one. */
+  emulator?: RunningEmulator;
+  /** Environment for the store (and its migrations), e.g. a Medusa feature flag. */
+  env?: Record<string, string>;
+}
+
+export async function startStore(opts: StoreOptions = {}): Promise<TestStore> {
   const k = opts.emulator ?? (await startEmulator());
   let pg: any;
   const env = {
@@ -87,6 +93,66 @@ export async function startStore(
   };
 }
 
+/**
+ * The fixture of every integration file that boots a store; call it once, at the top of the file:
+ *
+ *   const s = useStore({ env: { MEDUSA_FF_TAX_INCLUSIVE_PRICING: "true" }, setup: async (s) => { ... } });
+ *
+ * The store starts before the file's first test (then `setup` runs, for what the whole file needs)
+ * and stops after its last. Around each test, `useEmulatorPerTest`: the emulator as it started, and
+ * every request the plugin sent checked against Klarna's specs, also those in a journal the test
+ * empties on the way. The handle is filled in when the store is up: read it inside tests and hooks,
+ * not at the top of the file.
+ */
+export function useStore(opts: StoreOptions & { setup?: (s: TestStore) => Promise<void> } = {}): TestStore {
+  const handle = {} as TestStore;
+  let started: TestStore | undefined;
+  const perTest = useEmulatorPerTest(() => handle.k);
+  beforeAll(async () => {
+    started = await startStore(opts);
+    Object.assign(handle, started, { k: perTest.checked(started.k) });
+    await opts.setup?.(handle);
+  }, 180_000);
+  afterAll(() => started?.stop());
+  return handle;
+}
+
+/**
+ * Before each test: the emulator's journal emptied, its faults removed, its settings back to what
+ * they were before the first test (its orders and clock stay as they are). After each test: every
+ * request it received (the plugin's, and the test's own) matches Klarna's published request schemas.
+ * Requests in a journal emptied through `checked(k).control("DELETE", "/journal")` are checked
+ * when it is emptied, and count for the test (or, before the first test, for the file's setup).
+ */
+export function useEmulatorPerTest(emulator: () => RunningEmulator): { checked(k: RunningEmulator): RunningEmulator } {
+  const dropped: string[] = [];
+  let startup: Record<string, unknown> | undefined;
+  beforeEach(async () => {
+    const k = emulator();
+    if (!startup) {
+      // The credentials are not settings a test changes (and the password comes back redacted).
+      const { username: _u, password: _p, ...settings } = await k.control("GET", "/settings");
+      startup = settings;
+    }
+    await k.control("DELETE", "/journal");
+    await k.control("DELETE", "/faults");
+    await k.control("PATCH", "/settings", startup);
+    expect(dropped.splice(0)).toEqual([]); // what the file's setup sent
+  });
+  afterEach(async () => {
+    expect([...dropped.splice(0), ...(await journalSpecProblems(emulator()))]).toEqual([]);
+  });
+  return {
+    checked: (k) => ({
+      ...k,
+      async control(method, path, body) {
+        if (method === "DELETE" && path === "/journal") dropped.push(...(await journalSpecProblems(k)));
+        return k.control(method, path, body);
+      },
+    }),
+  };
+}
+
 function ok<T extends { status: number; body: any }>(res: T, what: string): T {
   if (res.status >= 300) throw new Error(`${what}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 800)}`);
   return res;
@@ -130,6 +196,38 @@ export async function capturedOrder(s: TestStore, opts: CheckoutOptions = {}) {
 export function requestReturn(s: TestStore, order: any, items: Array<{ item_id: string; quantity: number }>, opts: { shipping?: boolean; price?: number } = {}): Promise<any> {
   const shipping = opts.shipping === false ? null : { option_id: s.seed.returnShippingOption.id, price: opts.price ?? 300 };
   return scripted.requestReturn({ url: s.url, token: s.seed.token }, order.id, items, shipping);
+}
+
+/** The Klarna order, as Klarna's Order Management API shows it. */
+export async function klarnaOrder(s: TestStore, klarnaOrderId: string): Promise<any> {
+  return (await s.k.call("GET", `/ordermanagement/v1/orders/${klarnaOrderId}`)).data;
+}
+
+/** The order's line item of a variant. */
+export function itemOf(order: any, variantId: string): any {
+  return order.items.find((i: any) => i.variant_id === variantId);
+}
+
+/**
+ * What a receive needs: an order paid with Klarna and captured, and a requested return of one S
+ * T-shirt with the priced return label; the emulator's journal then emptied.
+ */
+export async function orderWithReturn(s: TestStore) {
+  const { order, klarnaOrderId } = await capturedOrder(s);
+  const tee = itemOf(order, s.seed.variants[0].id);
+  const items = [{ item_id: tee.id, quantity: 1 }];
+  const ret = await requestReturn(s, order, items);
+  await s.k.control("DELETE", "/journal");
+  return { order, klarnaOrderId, tee, ret, items };
+}
+
+/**
+ * Klarna makes the refund but its answer is lost (the connection drops after the state change), on
+ * the next `attempts` refund calls, and Klarna's order cannot be read either: the outcome stays unknown.
+ */
+export async function loseRefundAnswers(s: TestStore, attempts = 3): Promise<void> {
+  await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", drop: "after", times: attempts });
+  await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
 }
 
 export function receive(s: TestStore, returnId: string, items: Array<{ item_id: string; quantity: number }>, refund?: number) {
@@ -192,9 +290,3 @@ export async function addPercentageDiscount(s: TestStore, code: string, percent:
 }
 
 export { ok };
-
-/** Every request the emulator received, checked against Klarna's published request schemas. */
-export async function journalSpecProblems(s: TestStore): Promise<string[]> {
-  const { entries } = await s.k.control("GET", "/journal");
-  return (entries as any[]).flatMap((e) => specProblems(e.method, e.path, e.body));
-}

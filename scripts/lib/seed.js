@@ -79,24 +79,21 @@ async function seedStore({
   const product = p.product
 
   // 6. shipping option + return shipping option (medusa-fulfillment-manual ids)
-  const { data: so } = await admin.post("/admin/shipping-options", {
-    name: "DHL Standard",
-    region_id: region.id,
-    provider_id: "manual",
-    data: { id: "manual-fulfillment" },
-    price_type: "flat_rate",
-    amount: 500,
-    is_return: false,
-  })
-  const { data: rso } = await admin.post("/admin/shipping-options", {
-    name: "DHL Return label",
-    region_id: region.id,
-    provider_id: "manual",
-    data: { id: "manual-fulfillment-return" },
-    price_type: "flat_rate",
-    amount: 300,
-    is_return: true,
-  })
+  /** @type {(name: string, amount: number, isReturn: boolean) => Promise<any>} */
+  const addShippingOption = async (name, amount, isReturn) => {
+    const { data } = await admin.post("/admin/shipping-options", {
+      name,
+      region_id: region.id,
+      provider_id: "manual",
+      data: { id: isReturn ? "manual-fulfillment-return" : "manual-fulfillment" },
+      price_type: "flat_rate",
+      amount,
+      is_return: isReturn,
+    })
+    return data.shipping_option
+  }
+  const shippingOption = await addShippingOption("DHL Standard", 500, false)
+  const returnShippingOption = await addShippingOption("DHL Return label", 300, true)
 
   // 7. sales channel: the default one exists (created by the defaults loader);
   //    store routes without x-publishable-api-key use it
@@ -116,8 +113,8 @@ async function seedStore({
     region,
     product,
     variants: product.variants,
-    shippingOption: so.shipping_option,
-    returnShippingOption: rso.shipping_option,
+    shippingOption,
+    returnShippingOption,
     publishableApiKey: pak.publishable_api_key.id,
   }
 }

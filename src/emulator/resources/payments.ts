@@ -39,6 +39,27 @@ function findAuthorization(state: EmulatorState, token: string): AuthorizationSt
   return auth;
 }
 
+/**
+ * The session of an authorization that may still be used for this request: 404 "Invalid authorization
+ * token" once it is older than `authorization_token_ttl_minutes` (docs "Create an order" errors), 409
+ * when the request's purchase_country or purchase_currency is not the session's.
+ */
+function authorizedSession(state: EmulatorState, auth: AuthorizationState, request: { purchase_country: string; purchase_currency: string }): SessionState {
+  if (state.now() - auth.authorized_at > state.settings.authorization_token_ttl_minutes * 60_000) {
+    throw new KlarnaRefusal(404, "NOT_FOUND", ["Invalid authorization token"]);
+  }
+  const session = findSession(state, auth.session_id);
+  if (
+    request.purchase_country.toUpperCase() !== session.body.purchase_country.toUpperCase() ||
+    request.purchase_currency.toUpperCase() !== session.body.purchase_currency.toUpperCase()
+  ) {
+    throw new KlarnaRefusal(409, "CONFLICT", [
+      "The data in the request does not match the session for the authorization (purchase_country/purchase_currency).",
+    ]);
+  }
+  return session;
+}
+
 export const paymentRoutes: Route[] = [
   {
     method: "POST",
@@ -104,18 +125,7 @@ export const paymentRoutes: Route[] = [
       if (auth.state === "used") {
         throw new KlarnaRefusal(409, "CONFLICT", ["The authorization was already used to place an order."]);
       }
-      if (state.now() - auth.authorized_at > state.settings.authorization_token_ttl_minutes * 60_000) {
-        throw new KlarnaRefusal(404, "NOT_FOUND", ["Invalid authorization token"]);
-      }
-      const session = findSession(state, auth.session_id);
-      if (
-        parsed.purchase_country.toUpperCase() !== session.body.purchase_country.toUpperCase() ||
-        parsed.purchase_currency.toUpperCase() !== session.body.purchase_currency.toUpperCase()
-      ) {
-        throw new KlarnaRefusal(409, "CONFLICT", [
-          "The data in the request does not match the session for the authorization (purchase_country/purchase_currency).",
-        ]);
-      }
+      const session = authorizedSession(state, auth, parsed);
       // The spec's `order.fraud_status` is "Either ACCEPTED or PENDING": a purchase Klarna rejects is
       // refused and no order exists for it.
       if (auth.fraud_status === "REJECTED") {
@@ -155,18 +165,7 @@ export const paymentRoutes: Route[] = [
     handler: ({ state, params, body }) => {
       const auth = findAuthorization(state, params.token);
       const parsed = parseBody(customerTokenRequest, body);
-      if (state.now() - auth.authorized_at > state.settings.authorization_token_ttl_minutes * 60_000) {
-        throw new KlarnaRefusal(404, "NOT_FOUND", ["Invalid authorization token"]);
-      }
-      const session = findSession(state, auth.session_id);
-      if (
-        parsed.purchase_country.toUpperCase() !== session.body.purchase_country.toUpperCase() ||
-        parsed.purchase_currency.toUpperCase() !== session.body.purchase_currency.toUpperCase()
-      ) {
-        throw new KlarnaRefusal(409, "CONFLICT", [
-          "The data in the request does not match the session for the authorization (purchase_country/purchase_currency).",
-        ]);
-      }
+      const session = authorizedSession(state, auth, parsed);
       if (auth.fraud_status === "REJECTED") {
         throw new KlarnaRefusal(403, "REJECTED", ["The purchase was rejected by Klarna (fraud status REJECTED). No customer token was created."]);
       }
