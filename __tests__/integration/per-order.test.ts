@@ -253,7 +253,7 @@ describe("an outcome Klarna never confirmed is settled against Klarna's order be
 
 describe("a crashed attempt", () => {
   it("a lease whose holder stopped answering: the admin is told at once, and a retry goes through once it lapses", async () => {
-    const { klarnaOrderId, ret, items } = await orderWithReturn();
+    const { klarnaOrderId, ret, items } = await orderWithReturn(s);
     // A server died holding the Klarna order's lease: its heartbeat stopped 8 s ago; the lease lapses in 2 s.
     await s.db.query(
       `INSERT INTO klarna_order_state (klarna_order_id, claimed_by, claimed_until, claim_started_at, heartbeat_at, claim_purpose)
