@@ -32,7 +32,7 @@ export interface TestStore {
 }
 
 export async function startStore(
-  opts: { pluginOptions?: Record<string, unknown>; emulator?: RunningEmulator; env?: Record<string, string> } = {},
+  opts: { pluginOptions?: Record<string, unknown>; emulator?: RunningEmulator; env?: Record<string, string>; port?: number } = {},
 ): Promise<TestStore> {
   const k = opts.emulator ?? (await startEmulator());
   let pg: any;
@@ -50,7 +50,7 @@ export async function startStore(
   try {
     pg = await startPostgres();
     await runMigrations({ directory: STORE_DIR, databaseUrl: pg.url, env });
-    medusa = await bootMedusa({ directory: STORE_DIR, databaseUrl: pg.url });
+    medusa = await bootMedusa({ directory: STORE_DIR, databaseUrl: pg.url, port: opts.port ?? 0 });
     seed = await seedStore({ container: medusa.container, url: medusa.url, paymentProviders: ["klarna", "manual"] });
   } catch (err) {
     // Stop what did start: a listening emulator or a booted store would keep jest from exiting.
@@ -197,4 +197,18 @@ export { ok };
 export async function journalSpecProblems(s: TestStore): Promise<string[]> {
   const { entries } = await s.k.control("GET", "/journal");
   return (entries as any[]).flatMap((e) => specProblems(e.method, e.path, e.body));
+}
+
+/** A free TCP port on loopback now (for a store whose own URL must be known before it boots). */
+export function freePort(): Promise<number> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const net = require("net") as typeof import("net");
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
 }
