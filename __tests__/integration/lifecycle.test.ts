@@ -36,7 +36,7 @@ afterAll(() => s?.stop());
 beforeEach(async () => {
   await s.k.control("DELETE", "/journal");
   await s.k.control("DELETE", "/faults");
-  await s.k.control("PATCH", "/settings", { authorization_increase: "accept", notification_retry_delays_ms: [300, 1000] });
+  await s.k.control("PATCH", "/settings", { authorization_increase: "accept", replay_failed_requests: false, notification_retry_delays_ms: [300, 1000] });
 });
 /** Every request the plugin sent in the test matches Klarna's published schema. */
 afterEach(async () => {
@@ -246,9 +246,10 @@ describe("order edits before capture change Klarna's authorisation", () => {
     await expectBooksAgree(s, klarnaOrderId);
   });
 
-  it("an increase Klarna refuses: the admin reads why, and the edit is not confirmed anywhere", async () => {
+  it("an increase Klarna refuses: the admin reads why, the edit is not confirmed anywhere, and a later confirm is asked afresh", async () => {
     const { order, klarnaOrderId } = await placedOrder();
-    await s.k.control("PATCH", "/settings", { authorization_increase: "refuse" });
+    // Klarna replaying a refusal for its key (unconfirmed) must not stick to the edit.
+    await s.k.control("PATCH", "/settings", { authorization_increase: "refuse", replay_failed_requests: true });
     const editId = await addLarge(order.id);
     const res = await s.admin().post(`/admin/order-edits/${editId}/confirm`);
     expect(res.status).toBe(400);
@@ -264,7 +265,12 @@ describe("order edits before capture change Klarna's authorisation", () => {
     expect((await klarnaOrder(klarnaOrderId)).order_amount).toBe(order.total);
     expect(await payment(order.id)).toMatchObject({ amount: order.total });
 
+    // Klarna's risk check says yes later: the same edit confirms.
+    await s.k.control("PATCH", "/settings", { authorization_increase: "accept" });
+    expect((await s.admin().post(`/admin/order-edits/${editId}/confirm`)).status).toBe(200);
+    expect((await klarnaOrder(klarnaOrderId)).order_amount).toBe(order.total + 3570);
     ok(await s.admin().post(`/admin/orders/${order.id}/capture`), "capture");
+    expect((await klarnaOrder(klarnaOrderId)).captured_amount).toBe(order.total + 3570);
     await expectBooksAgree(s, klarnaOrderId);
   });
 
@@ -285,6 +291,42 @@ describe("order edits before capture change Klarna's authorisation", () => {
     ok(await s.admin().post(`/admin/orders/${order.id}/capture`), "capture");
     const after = await klarnaOrder(klarnaOrderId);
     expect(after).toMatchObject({ status: "CAPTURED", captured_amount: total });
+    await expectBooksAgree(s, klarnaOrderId);
+  });
+
+  it("the shopper completes an edit the admin requested: a decrease reaches Klarna; Klarna's refusal reads as a shopper's message; an increase paid separately is left alone", async () => {
+    const { order, klarnaOrderId } = await placedOrder();
+    const large = order.items.find((i: any) => i.variant_id === L());
+    const editId = await edit(order.id, async (id, items) => {
+      const clone = items.find((i: any) => i.original_item_id === large.id);
+      ok(await s.admin().delete(`/admin/order-edits/${id}/items/${clone.id}`), "remove item");
+    });
+    ok(await s.admin().post(`/admin/order-edits/${editId}/request`), "request confirmation");
+    await s.k.control("POST", "/faults", { method: "PATCH", path: "/ordermanagement/v1/orders/*/authorization", status: 403, error_code: "NOT_ALLOWED", error_messages: ["Order authorization cannot be updated"] });
+    const refused = await s.store().post(`/store/order-edits/${editId}/complete`);
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toBe("Klarna could not approve the new amount of your order. The change was not made; your order stays as it was:\nNo money was taken");
+    expect((await s.store().get(`/store/order-edits/${editId}`)).body.order_edit.status).toBe("requested");
+
+    const done = await s.store().post(`/store/order-edits/${editId}/complete`);
+    expect(done.status).toBe(200);
+    const total = order.total - 3570;
+    expect((await klarnaOrder(klarnaOrderId)).order_amount).toBe(total);
+    expect(await payment(order.id)).toMatchObject({ amount: total });
+
+    // An increase the admin asks the shopper to pay: Medusa makes a payment collection for the
+    // difference, and completing the edit waits for it; Klarna's authorisation is not touched.
+    const increase = await addLarge(order.id);
+    const requested = ok(await s.admin().post(`/admin/order-edits/${increase}/request`), "request confirmation");
+    expect(requested.body.order_edit.payment_collection_id).toEqual(expect.any(String));
+    await s.k.control("DELETE", "/journal");
+    const unpaid = await s.store().post(`/store/order-edits/${increase}/complete`);
+    expect(unpaid.status).toBe(400);
+    expect(unpaid.body.message).toBe("Unable to complete an order edit if the payment is not authorized");
+    expect(await authorizationPatches()).toEqual([]);
+    expect((await klarnaOrder(klarnaOrderId)).order_amount).toBe(total);
+
+    ok(await s.admin().post(`/admin/orders/${order.id}/capture`), "capture");
     await expectBooksAgree(s, klarnaOrderId);
   });
 

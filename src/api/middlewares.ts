@@ -185,7 +185,7 @@ function authorizationUpdateMiddleware(route: (typeof ORDER_EDIT_CONFIRMS)[numbe
     const processor = processorOf(req);
     if (!m || !processor) return next();
     const changes = processor.plugin().orderChanges;
-    changes.beforeConfirm(decodeURIComponent(m[1])).then(
+    changes.beforeConfirm(decodeURIComponent(m[1]), route.action === "order change" ? "shopper" : "admin").then(
       (change) => {
         if (change) beforeAnswer(res, (committed) => changes.afterConfirm(change, committed));
         next();

@@ -1,8 +1,7 @@
-import { v5 as uuidv5 } from "uuid";
+import { v4 as uuidv4 } from "uuid";
 import type { KlarnaClient } from "../klarna/client";
 import type { UpdateAuthorizationRequest } from "../klarna/types";
 import { cartOrderLines, type CartLike } from "./cart-lines";
-import { KEY_NAMESPACE } from "./identifiers";
 import type { PaymentRecords } from "./payment-records";
 import type { StoreQueries } from "./store-queries";
 
@@ -67,13 +66,17 @@ export class OrderChanges {
    * the edited order's lines and total. Throws Klarna's refusal; answers undefined when Klarna's
    * authorisation need not change.
    */
-  async beforeConfirm(orderEditId: string): Promise<AuthorizationChange | undefined> {
+  async beforeConfirm(orderEditId: string, by: "admin" | "shopper"): Promise<AuthorizationChange | undefined> {
     const { orderEditService, orderService } = this.deps.medusa;
     const edit = await orderEditService
       .retrieve(orderEditId, { relations: ["items", "items.tax_lines", "items.adjustments", "items.variant", "payment_collection"] })
       .catch(() => undefined);
     if (!edit || edit.confirmed_at || edit.canceled_at || edit.declined_at) return undefined;
-    if (edit.payment_collection && PAID_SEPARATELY.has(edit.payment_collection.status)) return undefined;
+    const collection = edit.payment_collection;
+    // Paid with a payment of its own: Klarna's authorisation stays. The shopper's route completes an
+    // edit with a payment collection only once it is paid (complete-order-edit.js), so there any
+    // collection means the difference is not Klarna's.
+    if (collection && (by === "shopper" || PAID_SEPARATELY.has(collection.status))) return undefined;
     const payment = await this.deps.queries.klarnaPayment(edit.order_id);
     if (!payment || payment.captured_at || payment.canceled_at) return undefined;
 
@@ -90,10 +93,11 @@ export class OrderChanges {
     const next: UpdateAuthorizationRequest = { order_amount: amount, order_lines: cartOrderLines(cart, amount) };
     const klarna = await this.deps.client.getOrder(payment.klarna_order_id);
     if (klarna.order_amount === amount && JSON.stringify(klarna.order_lines) === JSON.stringify(next.order_lines)) return undefined;
-    await this.deps.client.updateAuthorization(payment.klarna_order_id, next, {
-      // A retry of the same edit at the same amount replays; an edit changed since is a new request.
-      idempotencyKey: uuidv5(`update-authorization:${payment.klarna_order_id}:${orderEditId}:${amount}`, KEY_NAMESPACE),
-    });
+    // A fresh key per confirm (the client's retries reuse it): the update sets an absolute amount and
+    // lines, so one applied twice changes nothing, and a confirm retried after Klarna's refusal must
+    // not get that refusal replayed for its key (whether Klarna replays 4xx is unconfirmed). An update
+    // whose answer was lost is seen on the retry: Klarna's order already shows the edited total.
+    await this.deps.client.updateAuthorization(payment.klarna_order_id, next, { idempotencyKey: uuidv4() });
     return {
       order_edit_id: orderEditId,
       order_id: edit.order_id,
@@ -115,9 +119,7 @@ export class OrderChanges {
         await this.deps.payments.setAuthorizedAmount(change.payment_id, change.next.order_amount, { order_amount: change.next.order_amount });
         return;
       }
-      await this.deps.client.updateAuthorization(change.klarna_order_id, change.previous, {
-        idempotencyKey: uuidv5(`revert-authorization:${change.klarna_order_id}:${change.order_edit_id}:${change.next.order_amount}`, KEY_NAMESPACE),
-      });
+      await this.deps.client.updateAuthorization(change.klarna_order_id, change.previous, { idempotencyKey: uuidv4() });
     } catch (err) {
       this.deps.log?.(
         `klarna: after order edit ${change.order_edit_id} (${committed ? "confirmed" : "not confirmed"}), Klarna order ${change.klarna_order_id} authorises ${change.next.order_amount} ` +
