@@ -37,6 +37,8 @@ export interface StoreOptions {
   emulator?: RunningEmulator;
   /** Environment for the store (and its migrations), e.g. a Medusa feature flag. */
   env?: Record<string, string>;
+  /** The store's port, when its URL must be known before it boots (default: any free port). */
+  port?: number;
 }
 
 export async function startStore(opts: StoreOptions = {}): Promise<TestStore> {
@@ -56,7 +58,7 @@ export async function startStore(opts: StoreOptions = {}): Promise<TestStore> {
   try {
     pg = await startPostgres();
     await runMigrations({ directory: STORE_DIR, databaseUrl: pg.url, env });
-    medusa = await bootMedusa({ directory: STORE_DIR, databaseUrl: pg.url });
+    medusa = await bootMedusa({ directory: STORE_DIR, databaseUrl: pg.url, port: opts.port ?? 0 });
     seed = await seedStore({ container: medusa.container, url: medusa.url, paymentProviders: ["klarna", "manual"] });
   } catch (err) {
     // Stop what did start: a listening emulator or a booted store would keep jest from exiting.
@@ -104,12 +106,18 @@ export async function startStore(opts: StoreOptions = {}): Promise<TestStore> {
  * empties on the way. The handle is filled in when the store is up: read it inside tests and hooks,
  * not at the top of the file.
  */
-export function useStore(opts: StoreOptions & { setup?: (s: TestStore) => Promise<void> } = {}): TestStore {
+export function useStore(
+  opts: StoreOptions & {
+    /** Options known only when the file starts (e.g. a free port the store's own URL needs). */
+    prepare?: () => Promise<StoreOptions>;
+    setup?: (s: TestStore) => Promise<void>;
+  } = {},
+): TestStore {
   const handle = {} as TestStore;
   let started: TestStore | undefined;
   const perTest = useEmulatorPerTest(() => handle.k);
   beforeAll(async () => {
-    started = await startStore(opts);
+    started = await startStore({ ...opts, ...(await opts.prepare?.()) });
     Object.assign(handle, started, { k: perTest.checked(started.k) });
     await opts.setup?.(handle);
   }, 180_000);
@@ -290,3 +298,18 @@ export async function addPercentageDiscount(s: TestStore, code: string, percent:
 }
 
 export { ok };
+
+
+/** A free TCP port on loopback now (for a store whose own URL must be known before it boots). */
+export function freePort(): Promise<number> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const net = require("net") as typeof import("net");
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}

@@ -170,10 +170,64 @@ function surfaceCaptureFailure(req: Request, res: Response, orderId: string, fai
   };
 }
 
+/**
+ * An order edit of an order paid with Klarna changes Klarna's authorisation before Medusa confirms it
+ * (medusa/order-changes.ts): Klarna's refusal answers the confirm with a readable 400, and Medusa
+ * never records an order Klarna does not authorise. Once Medusa's handler has answered, the payment's
+ * amount follows (committed) or Klarna's authorisation goes back (rolled back).
+ */
+const ORDER_EDIT_CONFIRMS: Array<{ matcher: string; pattern: RegExp; action: "authorisation update" | "order change" }> = [
+  { matcher: "/admin/order-edits/:id/confirm", pattern: /^\/admin\/order-edits\/([^/?#]+)\/confirm\/?(?:[?#].*)?$/, action: "authorisation update" },
+  // The shopper confirms an edit the admin asked them to (Medusa's "request confirmation" flow).
+  { matcher: "/store/order-edits/:id/complete", pattern: /^\/store\/order-edits\/([^/?#]+)\/complete\/?(?:[?#].*)?$/, action: "order change" },
+];
+
+function authorizationUpdateMiddleware(route: (typeof ORDER_EDIT_CONFIRMS)[number]) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const m = req.originalUrl.match(route.pattern);
+    const processor = processorOf(req);
+    if (!m || !processor) return next();
+    const changes = processor.plugin().orderChanges;
+    changes.beforeConfirm(decodeURIComponent(m[1]), route.action === "order change" ? "shopper" : "admin").then(
+      (change) => {
+        if (change) beforeAnswer(res, (committed) => changes.afterConfirm(change, committed));
+        next();
+      },
+      (err) => {
+        const out = processor.describeError(route.action, err);
+        res.status(400).json({ type: "not_allowed", code: out.code, message: `${out.error}:\n${out.detail}` });
+      },
+    );
+  };
+}
+
+/**
+ * Runs `fn` when Medusa's handler answers (its transaction has committed or rolled back by then:
+ * committed when the status is below 400), and sends the answer after it, so the caller sees the
+ * state `fn` leaves. Medusa's handlers and its error handler both answer with res.json.
+ */
+function beforeAnswer(res: Response, fn: (committed: boolean) => Promise<void>): void {
+  const json = res.json.bind(res);
+  let done = false;
+  res.json = ((body?: unknown) => {
+    if (done) return json(body);
+    done = true;
+    void fn(res.statusCode < 400).finally(() => json(body));
+    return res;
+  }) as typeof res.json;
+}
+
 export const config = {
-  routes: ROUTES.map((route) => ({
-    matcher: route.matcher,
-    method: "POST" as const,
-    middlewares: [refundContextMiddleware(route)],
-  })),
+  routes: [
+    ...ROUTES.map((route) => ({
+      matcher: route.matcher,
+      method: "POST" as const,
+      middlewares: [refundContextMiddleware(route)],
+    })),
+    ...ORDER_EDIT_CONFIRMS.map((route) => ({
+      matcher: route.matcher,
+      method: "POST" as const,
+      middlewares: [authorizationUpdateMiddleware(route)],
+    })),
+  ],
 };

@@ -2,7 +2,7 @@ import { v5 as uuidv5 } from "uuid";
 import type { KlarnaClient } from "../klarna/client";
 import type { FraudStatus } from "../klarna/types";
 import { sessionFromCart, CartLike } from "./cart-lines";
-import { KEY_NAMESPACE } from "./identifiers";
+import { KEY_NAMESPACE, NOTIFICATION_PATH } from "./identifiers";
 import type { KlarnaPluginOptions } from "./options";
 import { KlarnaPluginRefusal } from "./payment-error";
 import type { KlarnaPaymentData } from "./exactly-once";
@@ -29,7 +29,7 @@ export class Checkout {
   ) {}
 
   private body(cart: CartLike, amount: number) {
-    return sessionFromCart(cart, amount, { locale: this.options.locale, merchantUrls: this.options.merchant_urls });
+    return sessionFromCart(cart, amount, { locale: this.options.locale, merchantUrls: merchantUrls(this.options) });
   }
 
   async createSession(cart: CartLike, amount: number): Promise<SessionData> {
@@ -88,6 +88,22 @@ export class Checkout {
     const body = this.body(cart, cart.total);
     const key = uuidv5(`place-order:${token}:${cart.id}:${body.order_amount}:${body.purchase_currency}`, KEY_NAMESPACE);
     const placed = await this.client.placeOrder(token, body, { idempotencyKey: key });
+    // One read of the placed order: it must be this cart's (Klarna replays an order for a key it has
+    // seen), and it tells until when the order can be captured.
+    const order = await this.client.getOrder(placed.order_id);
+    const mismatch = [
+      order.merchant_reference1 !== cart.id ? `merchant_reference1 ${order.merchant_reference1 ?? "(none)"} instead of cart ${cart.id}` : "",
+      order.order_amount !== body.order_amount ? `order_amount ${order.order_amount} instead of ${body.order_amount}` : "",
+      order.purchase_currency !== body.purchase_currency ? `purchase_currency ${order.purchase_currency} instead of ${body.purchase_currency}` : "",
+    ].filter(Boolean);
+    if (mismatch.length) {
+      throw new KlarnaPluginRefusal(
+        "ORDER_NOT_FOR_CART",
+        `Klarna answered the purchase of cart ${cart.id} with order ${placed.order_id}, which is not this cart's (${mismatch.join(", ")}). Nothing was recorded for the cart; that Klarna order was left as it is.`,
+        { klarna_order_id: placed.order_id },
+        "The Klarna payment does not match this cart. Please choose Klarna again to pay for this cart",
+      );
+    }
     if (placed.fraud_status === "REJECTED") {
       throw new KlarnaPluginRefusal(
         "FRAUD_REJECTED",
@@ -108,8 +124,21 @@ export class Checkout {
         purchase_country: body.purchase_country,
         purchase_currency: body.purchase_currency,
         order_amount: body.order_amount,
+        expires_at: order.expires_at,
+        klarna_read_at: new Date().toISOString(),
         capture_count: 0,
       },
     };
   }
+}
+
+/**
+ * The merchant URLs sent with a session: the options' own, and the notification URL of the plugin's
+ * store route (Klarna's pending-order notifications) when the store's public URL (`backend_url`) is
+ * known and no notification URL is configured.
+ */
+export function merchantUrls(options: KlarnaPluginOptions): KlarnaPluginOptions["merchant_urls"] {
+  const urls = { ...(options.merchant_urls ?? {}) };
+  if (!urls.notification && options.backend_url) urls.notification = options.backend_url.replace(/\/+$/, "") + NOTIFICATION_PATH;
+  return Object.keys(urls).length ? urls : undefined;
 }

@@ -4,3 +4,5 @@ export const PROVIDER_ID = "klarna";
 export const PROCESSOR_KEY = `pp_${PROVIDER_ID}`;
 /** Namespace of idempotency keys derived from Klarna ids (placing an order, capturing): a retry derives the same key. */
 export const KEY_NAMESPACE = "6f1c3a52-9d1e-4b8e-8a43-2f0e6f4d5b17";
+/** The plugin's store route Klarna's pending-order notifications are sent to (merchant_urls.notification). */
+export const NOTIFICATION_PATH = "/store/klarna/notifications";

@@ -54,6 +54,17 @@ export const optionsSchema = z
      * request to finish when it cannot tell (code paths without an HTTP request), ms.
      */
     concurrent_wait_ms: z.number().int().min(0).max(60_000).default(3000),
+    /**
+     * The store's public URL as Klarna reaches it (e.g. https://shop.example.com): Klarna's
+     * pending-order notifications then go to `<backend_url>/store/klarna/notifications` unless
+     * `merchant_urls.notification` says otherwise.
+     */
+    backend_url: url.optional(),
+    /**
+     * Extend every uncaptured Klarna authorisation this many days before it expires (a Medusa job,
+     * registered where the store has Redis). Off when unset.
+     */
+    auto_extend_days_before_expiry: z.number().int().min(1).max(179).optional(),
     /** Read by the store's admin build (@medusajs/admin): true includes the plugin's Klarna panel in the dashboard. */
     enableUI: z.boolean().optional(),
   })

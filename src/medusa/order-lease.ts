@@ -89,7 +89,9 @@ export class OrderLeases {
       }
       const holder = res.holder;
       if (holder) {
-        const beat = holder.beat_s === null ? Infinity : Number(holder.beat_s);
+        // No heartbeat: the row was free in this statement's snapshot, and another attempt took it
+        // between the snapshot and the claim (READ COMMITTED): a live holder, not a stopped one.
+        const beat = holder.beat_s === null ? 0 : Number(holder.beat_s);
         const lapse = Math.max(1, Math.ceil(Number(holder.lapses_in_s)));
         const what = holder.purpose ? ` (${holder.purpose}, started ${Math.round(Number(holder.started_s))} s ago)` : "";
         if (beat > STALE_S) {

@@ -1,11 +1,13 @@
 import { v5 as uuidv5 } from "uuid";
 import type { KlarnaClient } from "../klarna/client";
+import { uncapturedLines } from "../klarna/capture-plan";
 import { KlarnaApiError } from "../klarna/errors";
 import { formatMoney } from "../klarna/money";
 import type { Order } from "../klarna/types";
 import type { KlarnaPaymentData } from "./exactly-once";
 import { KEY_NAMESPACE } from "./identifiers";
 import { KlarnaPluginRefusal } from "./payment-error";
+import type { ShippingInfoSender } from "./shipping";
 import type { StoreQueries } from "./store-queries";
 
 type Data = Record<string, unknown>;
@@ -19,6 +21,7 @@ export class OrderManagement {
   constructor(
     private readonly client: KlarnaClient,
     private readonly queries: StoreQueries,
+    private readonly shipping?: ShippingInfoSender,
   ) {}
 
   async capture(data: KlarnaPaymentData & Data): Promise<Data> {
@@ -35,9 +38,20 @@ export class OrderManagement {
     const need = expected - order.captured_amount;
     refuseUncapturable(order, expected, need);
     const full = order.captures.length === 0 && need === order.order_amount;
+    // The rest of an order captured in part elsewhere carries the lines not yet captured, so Klarna
+    // allocates each later refund to the invoice holding its items (capture-plan.ts).
+    const lines = full ? order.order_lines : uncapturedLines(order.order_lines, order.captures, need);
+    // Shipped before it was captured: the capture carries the carrier and tracking.
+    const medusaOrder = typeof data.cart_id === "string" ? await this.queries.orderByCart(data.cart_id) : undefined;
+    const shippingInfo = medusaOrder && this.shipping ? await this.shipping.forCapture(medusaOrder.id) : [];
     const created = await this.client.captureOrder(
       orderId,
-      { captured_amount: need, order_lines: full ? order.order_lines : undefined, reference: typeof data.cart_id === "string" ? data.cart_id : undefined },
+      {
+        captured_amount: need,
+        order_lines: lines,
+        reference: typeof data.cart_id === "string" ? data.cart_id : undefined,
+        ...(shippingInfo.length ? { shipping_info: shippingInfo } : {}),
+      },
       // Derived from the order's state: a retried capture of the same state replays, never captures twice.
       { idempotencyKey: uuidv5(`capture:${orderId}:${order.captured_amount}:${need}`, KEY_NAMESPACE) },
     );

@@ -19,9 +19,20 @@ export interface KlarnaPaymentError {
 }
 
 /** What was being done, as a noun: "Klarna refused the refund". */
-export type PaymentAction = "payment session" | "purchase" | "capture" | "refund" | "cancellation" | "order lookup";
+export type PaymentAction =
+  | "payment session"
+  | "purchase"
+  | "capture"
+  | "refund"
+  | "cancellation"
+  | "order lookup"
+  | "authorisation extension"
+  | "authorisation update"
+  | "shipping info"
+  /** A shopper confirming an order edit (the store's route): Klarna's authorisation update, in a shopper's words. */
+  | "order change";
 
-const SHOPPER_ACTIONS: ReadonlySet<PaymentAction> = new Set(["payment session", "purchase"]);
+const SHOPPER_ACTIONS: ReadonlySet<PaymentAction> = new Set(["payment session", "purchase", "order change"]);
 
 /** A refusal decided by the plugin itself (nothing was sent, or nothing more), with the admin's next step. */
 export class KlarnaPluginRefusal extends Error {
@@ -63,6 +74,12 @@ function refundNotAllowedHint(messages: string): string {
 
 function adminHint(e: KlarnaApiError, action: PaymentAction): string {
   const messages = e.error_messages.join(" ");
+  if (action === "authorisation update") {
+    // Refused before Medusa confirmed the order edit (api/middlewares.ts): nothing changed anywhere.
+    return e.outcomeUnknown
+      ? " The order edit was not confirmed. Try again in a moment."
+      : " The order edit was not confirmed; Klarna's authorisation is unchanged. Keep the order as it is, or let the shopper pay the difference another way.";
+  }
   if (e.outcomeUnknown) {
     return action === "refund"
       ? " It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once."
@@ -88,12 +105,18 @@ function adminHint(e: KlarnaApiError, action: PaymentAction): string {
 }
 
 function shopperMessage(e: KlarnaApiError, action: PaymentAction): string {
+  if (action === "order change") {
+    return e.outcomeUnknown
+      ? "Klarna is not available right now. The change to your order was not made; please try again in a few minutes"
+      : "Klarna could not approve the new amount of your order. The change was not made; your order stays as it was";
+  }
   if (e.outcomeUnknown || e.error_code === "UNAUTHORIZED") {
     return "Klarna is not available right now. Please try again in a few minutes, or choose another payment method";
   }
   if (action === "purchase") {
     return "Klarna could not confirm this purchase. Please choose Klarna again to confirm it, or choose another payment method";
   }
+
   return "Klarna cannot be used for this cart right now. Please try again, or choose another payment method";
 }
 

@@ -237,6 +237,71 @@ export class StoreQueries {
     );
     return rows[0];
   }
+  /** The Klarna payment of an order, with what the lifecycle steps need to know about it. */
+  async klarnaPayment(orderId: string): Promise<KlarnaPaymentRow | undefined> {
+    const rows = await this.db.query<KlarnaPaymentRow>(
+      `SELECT p.id AS payment_id, p.data->>'order_id' AS klarna_order_id, p.amount, p.currency_code, p.captured_at, p.canceled_at,
+              p.data->>'expires_at' AS expires_at, p.order_id
+         FROM payment p
+        WHERE p.order_id = $1 AND p.provider_id = 'klarna' AND p.data->>'order_id' IS NOT NULL ORDER BY p.created_at LIMIT 1`,
+      [orderId],
+    );
+    return rows[0] ? { ...rows[0], amount: Number(rows[0].amount) } : undefined;
+  }
+  /** The Klarna payment of a cart (placed or not: a cart waiting for Klarna's fraud review has none yet). */
+  async klarnaPaymentOfCart(cartId: string): Promise<KlarnaPaymentRow | undefined> {
+    const rows = await this.db.query<{ order_id: string | null }>(`SELECT order_id FROM payment WHERE cart_id = $1 AND provider_id = 'klarna' LIMIT 1`, [cartId]);
+    return rows[0]?.order_id ? this.klarnaPayment(rows[0].order_id) : undefined;
+  }
+  /**
+   * Uncaptured, uncancelled Klarna payments of orders whose authorisation expires within `days`
+   * (by the expiry the plugin stored; unknown ones too), leaving out those Klarna refused to extend
+   * at the expiry they have now.
+   */
+  async authorizationsExpiringWithin(days: number, limit: number): Promise<KlarnaPaymentRow[]> {
+    const rows = await this.db.query<KlarnaPaymentRow>(
+      `SELECT p.id AS payment_id, p.data->>'order_id' AS klarna_order_id, p.amount, p.currency_code, p.captured_at, p.canceled_at,
+              p.data->>'expires_at' AS expires_at, p.order_id
+         FROM payment p
+         JOIN "order" o ON o.id = p.order_id
+        WHERE p.provider_id = 'klarna' AND p.data->>'order_id' IS NOT NULL
+          AND p.captured_at IS NULL AND p.canceled_at IS NULL AND o.status NOT IN ('canceled', 'archived')
+          AND (p.data->>'expires_at' IS NULL OR (p.data->>'expires_at')::timestamptz < now() + make_interval(days => $1))
+          AND (p.data->'authorization_extension_refused'->>'expires_at') IS DISTINCT FROM p.data->>'expires_at'
+        ORDER BY p.data->>'expires_at' NULLS FIRST
+        LIMIT $2`,
+      [days, limit],
+    );
+    return rows.map((r) => ({ ...r, amount: Number(r.amount) }));
+  }
+  /**
+   * A shipment (a fulfillment marked shipped) with its tracking links, the non-return shipping option
+   * of its order served by the same fulfillment provider, and the SKUs of its items.
+   */
+  async shipment(fulfillmentId: string): Promise<ShipmentRow | undefined> {
+    const rows = await this.db.query<ShipmentRow>(`${SHIPMENT_SELECT} WHERE f.id = $1`, [fulfillmentId]);
+    return rows[0];
+  }
+  /** Every shipment of an order not cancelled, oldest first. */
+  async shipmentsOfOrder(orderId: string): Promise<ShipmentRow[]> {
+    return this.db.query<ShipmentRow>(`${SHIPMENT_SELECT} WHERE f.order_id = $1 AND f.shipped_at IS NOT NULL AND f.canceled_at IS NULL ORDER BY f.shipped_at, f.id`, [orderId]);
+  }
+  /** The cart whose Klarna payment session placed this Klarna order (IDX_klarna_payment_session_order). */
+  async cartOfKlarnaOrder(klarnaOrderId: string): Promise<string | undefined> {
+    const rows = await this.db.query<{ cart_id: string }>(
+      `SELECT cart_id FROM payment_session WHERE provider_id = 'klarna' AND data->>'order_id' = $1 LIMIT 1`,
+      [klarnaOrderId],
+    );
+    return rows[0]?.cart_id;
+  }
+  /** A cart and the Medusa order made from it, if any (Medusa allows one order per cart). */
+  async cartState(cartId: string): Promise<{ cart_id: string; completed_at: Date | null; order_id: string | null } | undefined> {
+    const rows = await this.db.query<{ cart_id: string; completed_at: Date | null; order_id: string | null }>(
+      `SELECT c.id AS cart_id, c.completed_at, o.id AS order_id FROM cart c LEFT JOIN "order" o ON o.cart_id = c.id WHERE c.id = $1`,
+      [cartId],
+    );
+    return rows[0];
+  }
   /**
    * Klarna orders with activity since `since` (their ledger, their Medusa payment or refunds changed),
    * plus those whose last reconciliation found a difference; all of them when `since` is null.
@@ -267,3 +332,39 @@ export interface MedusaBooks {
   refunded: number;
   refunds: Array<{ id: string; amount: number; reason: string; note: string | null; created_at: string }>;
 }
+
+export interface KlarnaPaymentRow {
+  payment_id: string;
+  klarna_order_id: string;
+  /** What Medusa records as captured when the payment is captured. */
+  amount: number;
+  currency_code: string;
+  captured_at: Date | null;
+  canceled_at: Date | null;
+  /** The authorisation's expiry the plugin stored (Klarna's `expires_at`), if any. */
+  expires_at: string | null;
+  order_id: string | null;
+}
+
+export interface ShipmentRow {
+  fulfillment_id: string;
+  order_id: string | null;
+  provider_id: string | null;
+  shipped_at: Date | null;
+  tracking: Array<{ number: string; url: string | null }>;
+  /** The order's shipping option served by this fulfillment's provider. */
+  option: { name: string; metadata: Record<string, unknown> | null } | null;
+  skus: string[];
+}
+
+const SHIPMENT_SELECT = `SELECT f.id AS fulfillment_id, f.order_id, f.provider_id, f.shipped_at,
+    (SELECT COALESCE(json_agg(json_build_object('number', t.tracking_number, 'url', t.url) ORDER BY t.created_at, t.id), '[]')
+       FROM tracking_link t WHERE t.fulfillment_id = f.id AND t.deleted_at IS NULL) AS tracking,
+    (SELECT json_build_object('name', so.name, 'metadata', so.metadata)
+       FROM shipping_method sm JOIN shipping_option so ON so.id = sm.shipping_option_id
+      WHERE sm.order_id = f.order_id AND so.is_return = false AND (f.provider_id IS NULL OR so.provider_id = f.provider_id)
+      ORDER BY sm.id LIMIT 1) AS option,
+    (SELECT COALESCE(json_agg(DISTINCT pv.sku) FILTER (WHERE pv.sku IS NOT NULL), '[]')
+       FROM fulfillment_item fi JOIN line_item li ON li.id = fi.item_id LEFT JOIN product_variant pv ON pv.id = li.variant_id
+      WHERE fi.fulfillment_id = f.id) AS skus
+  FROM fulfillment f`;

@@ -13,7 +13,7 @@ import type { KlarnaPaymentData } from "../medusa/exactly-once";
 import { PROVIDER_ID } from "../medusa/identifiers";
 import { ignoreNotFound } from "../medusa/order-management";
 import { parseOptions, KlarnaPluginOptions } from "../medusa/options";
-import { KlarnaPluginRefusal, paymentError, PaymentAction } from "../medusa/payment-error";
+import { KlarnaPaymentError, KlarnaPluginRefusal, paymentError, PaymentAction, redact } from "../medusa/payment-error";
 import { KlarnaPlugin } from "../medusa/plugin";
 import { currentRefundScope } from "../medusa/refund-context";
 
@@ -86,17 +86,29 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
         this.options_,
         { url: String(project.database_url), extra: project.database_extra ?? {}, schema: project.database_schema },
         () => Boolean(flags?.isFeatureEnabled?.("tax_inclusive_pricing")),
-        (m) => this.logger()?.warn?.(m),
+        (m) => this.warn(m),
+        this.cradle_,
       );
     }
     return this.plugin_;
   }
 
   protected error(action: PaymentAction, err: unknown): PaymentProcessorError {
-    const out = paymentError(action, err, [this.options_.password]);
-    this.logger()?.warn?.(`klarna: ${out.error} (${out.detail})`);
+    const out = this.describeError(action, err);
     currentRefundScope()?.failures.push(out);
     return out;
+  }
+
+  /** A failure in the words of the one error mapper (credentials redacted), logged: for the plugin's routes. */
+  describeError(action: PaymentAction, err: unknown): KlarnaPaymentError {
+    const out = paymentError(action, err, [this.options_.password]);
+    this.warn(`klarna: ${out.error} (${out.detail})`);
+    return out;
+  }
+
+  /** Logs a warning with any credential removed. */
+  warn(message: string): void {
+    this.logger()?.warn?.(redact(message, [this.options_.password]));
   }
 
   // ---- checkout (Klarna Payments) ----------------------------------------------------------------
@@ -144,7 +156,7 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
         if (order.fraud_status === "REJECTED") {
           throw new KlarnaPluginRefusal("FRAUD_REJECTED", `Klarna rejected the purchase after its fraud review, Klarna order ${order.order_id}.`, {}, "Klarna could not approve this purchase. Please choose another payment method");
         }
-        return { status: statusOfFraud(order.fraud_status), data: { ...data, fraud_status: order.fraud_status } };
+        return { status: statusOfFraud(order.fraud_status), data: { ...data, fraud_status: order.fraud_status, expires_at: order.expires_at, klarna_read_at: new Date().toISOString() } };
       }
       const token = data.authorization_token;
       if (typeof token !== "string" || !token) return { status: PaymentSessionStatus.REQUIRES_MORE, data };
@@ -205,13 +217,15 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
   }
 
   /**
-   * Medusa stores what this returns as the payment's data (PaymentProviderService.createPayment), so it
-   * returns the data with the Klarna order's current fraud status, not a snapshot of amounts that go stale.
+   * Medusa stores what this returns as the payment's data (PaymentProviderService.createPayment, its
+   * only caller, right after authorizePayment), so it returns the data with the Klarna order's current
+   * fraud status, not a snapshot of amounts that go stale. When authorizePayment has just read the
+   * order (placing it, or asking again after a review), that read is current and Klarna is not asked again.
    */
   async retrievePayment(paymentSessionData: Data): Promise<PaymentProcessorError | Data> {
     const data = paymentSessionData as KlarnaPaymentData & Data;
     try {
-      if (!data.order_id) return data;
+      if (!data.order_id || readJustNow(data)) return data;
       const o = await this.client_.getOrder(String(data.order_id));
       return { ...data, fraud_status: o.fraud_status };
     } catch (e) {
@@ -219,9 +233,11 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
     }
   }
 
+  /** Medusa asks while it turns the cart into an order (OrderService.createFromCart), right after authorizePayment read the order. */
   async getPaymentStatus(paymentSessionData: Data): Promise<PaymentSessionStatus> {
     const data = paymentSessionData as KlarnaPaymentData & Data;
     if (!data.order_id) return data.authorization_token ? PaymentSessionStatus.PENDING : PaymentSessionStatus.REQUIRES_MORE;
+    if (readJustNow(data)) return statusOfFraud(String(data.fraud_status));
     try {
       const o = await this.client_.getOrder(String(data.order_id));
       if (o.status === "CANCELLED" || o.status === "EXPIRED" || o.status === "CLOSED") return PaymentSessionStatus.CANCELED;
@@ -277,6 +293,17 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
       return { error: this.error("order lookup", e) };
     }
   }
+}
+
+/**
+ * The Klarna order's state in the data was read within the last minute (`klarna_read_at`): a cart's
+ * completion reads the order once when it places or re-checks it, and Medusa's calls that follow in
+ * the same completion (retrievePayment, getPaymentStatus) use that read.
+ */
+const FRESH_READ_MS = 60_000;
+function readJustNow(data: Data): boolean {
+  const at = typeof data.klarna_read_at === "string" ? Date.parse(data.klarna_read_at) : NaN;
+  return typeof data.fraud_status === "string" && Number.isFinite(at) && Date.now() - at < FRESH_READ_MS && Date.now() >= at;
 }
 
 function statusOfFraud(fraud: FraudStatus | string): PaymentSessionStatus {

@@ -1,5 +1,5 @@
 import { MedusaError } from "@medusajs/utils";
-import { KlarnaPluginRefusal } from "../../../medusa/payment-error";
+import { KlarnaPaymentError, KlarnaPluginRefusal } from "../../../medusa/payment-error";
 
 /**
  * Medusa's error type for the plugin's admin routes: Medusa's error handler answers by its type and
@@ -19,4 +19,9 @@ export function notFound(message: string): MedusaError {
 export function asAdminError(err: unknown): unknown {
   if (err instanceof KlarnaPluginRefusal) return err.code === "ALREADY_REFUNDED" ? duplicate(err.message) : notAllowed(err.message);
   return err;
+}
+
+/** What the one error mapper made of a Klarna failure, as the admin's 400 (Medusa's message: error, then detail). */
+export function klarnaRefused(out: KlarnaPaymentError): MedusaError {
+  return notAllowed(`${out.error}:\n${out.detail}`);
 }

@@ -1,0 +1,30 @@
+import type { SubscriberArgs, SubscriberConfig } from "@medusajs/medusa";
+import { PROCESSOR_KEY } from "../medusa/identifiers";
+import type KlarnaPaymentProcessor from "../services/klarna";
+
+/**
+ * After Medusa committed a shipment (`order.shipment_created`, OrderService.createShipment:
+ * `{ id, fulfillment_id, no_notification }`), sends its carrier and tracking numbers to the Klarna
+ * capture holding its items (medusa/shipping.ts). Runs after the commit, so it can never break the
+ * admin's request; a failure is logged, and Medusa's shipment stands.
+ */
+export default async function klarnaShippingInfo({ data, container }: SubscriberArgs<{ id: string; fulfillment_id?: string }>): Promise<void> {
+  if (!data?.id || !data.fulfillment_id) return;
+  let processor: KlarnaPaymentProcessor;
+  try {
+    processor = container.resolve(PROCESSOR_KEY);
+  } catch {
+    return;
+  }
+  try {
+    await processor.plugin().shipping.afterShipment(data.id, data.fulfillment_id);
+  } catch (err) {
+    const out = processor.describeError("shipping info", err);
+    processor.warn(`klarna: the tracking of shipment ${data.fulfillment_id} (order ${data.id}) was not sent to Klarna: ${out.error} (${out.detail})`);
+  }
+}
+
+export const config: SubscriberConfig = {
+  event: "order.shipment_created",
+  context: { subscriberId: "klarna-shipping-info" },
+};
