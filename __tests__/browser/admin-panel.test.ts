@@ -97,14 +97,23 @@ async function expectOnScreen(selector: string) {
   }
 }
 
-/** Clicks a button with a real mouse click, then confirms the dashboard's prompt. */
+/**
+ * Clicks a button with a real mouse click, then confirms the dashboard's prompt. The prompt zooms
+ * in: a click during that animation can land beside the button (seen on a loaded machine), so it
+ * waits for the animation to end, and for the prompt to close after the click.
+ */
 async function clickAndConfirm(selector: string, confirmText: string) {
   await page.click(selector);
   const dialog = await page.waitForSelector('[role="alertdialog"]');
+  await page.waitForFunction(() => {
+    const d = document.querySelector('[role="alertdialog"]');
+    return !!d && d.getAnimations({ subtree: true }).every((a) => a.playState === "finished");
+  });
   const buttons = await dialog!.$$("button");
   for (const b of buttons) {
     if ((await b.evaluate((e) => e.textContent?.trim())) === confirmText) {
       await b.click();
+      await page.waitForFunction(() => !document.querySelector('[role="alertdialog"]'), { timeout: 5000 });
       return;
     }
   }
