@@ -195,7 +195,9 @@ async function main() {
       say(`   The panel's data for order #${order.display_id}: Klarna ${panel.klarna.status}, ${panel.refunds.length} refund${panel.refunds.length === 1 ? "" : "s"}, ` +
         `${panel.agreement.agrees ? "Klarna and Medusa agree" : "Klarna and Medusa differ"}.`)
       say(`   The shopper also returns 1 × ${other.title} (${other.variant.title}) → return ${waiting.id}, requested: ` +
-        `receive it in the dashboard (order #${order.display_id}, "Receive return") and the panel shows its Klarna refund.`)
+        (KEEP
+          ? `receive it in the dashboard (order #${order.display_id}, "Receive return") and the panel shows its Klarna refund.`
+          : `with --keep it waits for you to receive it in the dashboard.`))
       adminSummary = { dashboard_url: dashboardUrl, order_url: orderUrl, email: seed.email, password: seed.password, waiting_return_id: waiting.id, dashboard_build: dashboard }
     }
 
