@@ -90,8 +90,15 @@ async function dashboardBuild({ log = () => {} } = {}) {
   // Keep the build only: the copied dashboard sources are ~100 MB. One cached build is enough.
   fs.rmSync(path.join(work, ".cache"), { recursive: true, force: true })
   for (const old of fs.readdirSync(CACHE_ROOT)) {
-    if (old !== path.basename(work) && !old.endsWith(".tmp")) fs.rmSync(path.join(CACHE_ROOT, old), { recursive: true, force: true })
+    if (old !== path.basename(work) && old !== hash && !old.endsWith(".tmp")) fs.rmSync(path.join(CACHE_ROOT, old), { recursive: true, force: true })
   }
+  // Another process (the demo, a test) may have finished a build of the same inputs meanwhile, and
+  // may be serving it: keep that one.
+  if (fs.existsSync(path.join(done, "index.html"))) {
+    fs.rmSync(work, { recursive: true, force: true })
+    return { dir: done, cached: true, ms: Date.now() - t0 }
+  }
+  fs.rmSync(path.join(CACHE_ROOT, hash), { recursive: true, force: true }) // an unfinished one
   fs.renameSync(work, path.join(CACHE_ROOT, hash))
   return { dir: done, cached: false, ms: Date.now() - t0 }
 }

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// npm run demo — a German shopper pays with Klarna, the admin captures, the shopper returns one item
-// with a paid return label, the admin receives it, and the plugin refunds it at Klarna with item and
-// return_fee lines. Everything runs here: embedded PostgreSQL, the Klarna emulator, a Medusa 1.20 store.
-//   --json   print one JSON object as the last line
-//   --keep   leave the store and the emulator running (Ctrl-C stops them)
+// npm run demo — a German shopper pays with Klarna, the admin captures, fulfils and ships the order,
+// the shopper returns one item with a paid return label, the admin receives it, and the plugin
+// refunds it at Klarna with item and return_fee lines. Everything runs here: embedded PostgreSQL,
+// the Klarna emulator, a Medusa 1.20 store.
+//   --json    print one JSON object as the last line
+//   --keep    leave the store and the emulator running (Ctrl-C stops them)
+//   --admin   also build (or reuse) Medusa's admin dashboard with the plugin's Klarna panel and serve
+//             it from the store at /app; the shopper returns a second item, left for you to receive
+//             there. With --keep: open the printed URL and log in.
 // @ts-check
 "use strict"
 process.env.MEDUSA_DISABLE_TELEMETRY = "true"
@@ -13,10 +17,11 @@ const path = require("path")
 const fs = require("fs")
 const { flags } = require("./lib/flags")
 
-const args = flags("demo", ["--json", "--keep", "--verbose"])
+const args = flags("demo", ["--json", "--keep", "--admin", "--verbose"])
 const JSON_OUT = args.has("--json")
 const KEEP = args.has("--keep")
 const VERBOSE = args.has("--verbose")
+const ADMIN = args.has("--admin")
 
 const ROOT = path.resolve(__dirname, "..")
 if (!fs.existsSync(path.join(ROOT, "dist", "services", "klarna.js"))) {
@@ -27,7 +32,7 @@ const { startPostgres } = require("./lib/postgres")
 const { runMigrations } = require("./lib/migrations")
 const { bootMedusa, hideAccessLog } = require("./lib/medusa-boot")
 const { seedStore } = require("./lib/seed")
-const { placeOrder, capture } = require("./lib/checkout")
+const { placeOrder, capture, fulfillAndShip } = require("./lib/checkout")
 const { client } = require("./lib/http")
 const { waitFor } = require("./lib/wait")
 const { createEmulator } = require("../dist/emulator")
@@ -51,6 +56,16 @@ async function main() {
   try {
     say("Klarna refund demo — Medusa 1.20 + medusa-plugin-klarna, Klarna emulator, embedded PostgreSQL\n")
 
+    // 0. The admin dashboard (--admin): built once per set of inputs, then reused.
+    /** @type {{ dir: string, cached: boolean, ms: number } | undefined} */
+    let dashboard
+    if (ADMIN) {
+      say(`0. Admin dashboard (--admin): building Medusa's dashboard with the Klarna panel, or reusing the last build…`)
+      const { dashboardBuild } = require("./admin-dashboard")
+      dashboard = /** @type {{ dir: string, cached: boolean, ms: number }} */ (await dashboardBuild({ log: VERBOSE ? (/** @type {string} */ l) => say(`   ${l}`) : undefined }))
+      say(`   ${dashboard.cached ? "Reused the cached build" : `Built in ${(dashboard.ms / 1000).toFixed(1)} s`}: ${dashboard.dir}`)
+    }
+
     // 1. Infrastructure
     let t = Date.now()
     const pg = await startPostgres()
@@ -59,13 +74,25 @@ async function main() {
     const klarnaUrl = await emulator.listen(0)
     stops.push(() => emulator.close())
     const directory = path.join(ROOT, "store")
+    /** @type {Record<string, string>} */
     const env = { KLARNA_BASE_URL: klarnaUrl, KLARNA_USERNAME: USERNAME, KLARNA_PASSWORD: PASSWORD }
+    // store/medusa-config.js adds @medusajs/admin (serving this build at /app) and the plugin's
+    // enableUI only when KLARNA_ADMIN_BUILD_DIR is set.
+    if (dashboard) env.KLARNA_ADMIN_BUILD_DIR = dashboard.dir
     Object.assign(process.env, env)
     await runMigrations({ directory, databaseUrl: pg.url, env })
     const log = console.log
     console.log = (...a) => (String(a[0]).startsWith("[medusa-config]") ? undefined : log(...a))
-    const medusa = await bootMedusa({ directory, databaseUrl: pg.url, silent: !VERBOSE })
-    console.log = log
+    // @medusajs/admin's setup step reads medusa-config.js from the working folder during the boot.
+    const cwd = process.cwd()
+    process.chdir(directory)
+    let medusa
+    try {
+      medusa = await bootMedusa({ directory, databaseUrl: pg.url, silent: !VERBOSE })
+    } finally {
+      process.chdir(cwd)
+      console.log = log
+    }
     stops.push(() => medusa.close())
     say(`1. Started PostgreSQL, ran Medusa's and the plugin's migrations, started the Klarna emulator`)
     say(`   (${klarnaUrl}) and the Medusa store (${medusa.url}) in ${((Date.now() - t) / 1000).toFixed(1)} s.`)
@@ -98,7 +125,13 @@ async function main() {
     say(`4. Admin captures → Klarna capture ${cap.response.headers["Capture-Id"]} of ${euro(cap.body.captured_amount)} ` +
       `(Medusa payment status: ${captured.payment_status})`)
 
-    // 5. Shopper returns one item with the paid return label
+    // 5. Admin fulfils and ships everything (the dashboard receives returns of shipped items only)
+    const shipped = await fulfillAndShip({ url: medusa.url, token: seed.token }, order.id)
+    const units = shipped.fulfillment.items.reduce((/** @type {number} */ n, /** @type {any} */ i) => n + i.quantity, 0)
+    say(`5. Admin fulfils the order (fulfillment ${shipped.fulfillment.id}, ${units} items) and ships it, ` +
+      `tracking number ${shipped.trackingNumber} (Medusa fulfillment status: ${shipped.order.fulfillment_status})`)
+
+    // 6. Shopper returns one item with the paid return label
     const item = captured.items.find((/** @type {any} */ i) => i.variant_id === small.id)
     let { data } = await store.post("/store/returns", {
       order_id: order.id,
@@ -106,13 +139,13 @@ async function main() {
       return_shipping: { option_id: seed.returnShippingOption.id },
     })
     const ret = data.return
-    say(`5. Shopper returns 1 × ${item.title} (${item.variant.title}) with "${seed.returnShippingOption.name}" → return ${ret.id}, refund ${euro(ret.refund_amount)}`)
+    say(`6. Shopper returns 1 × ${item.title} (${item.variant.title}) with "${seed.returnShippingOption.name}" → return ${ret.id}, refund ${euro(ret.refund_amount)}`)
 
-    // 6. Admin receives it: Medusa refunds, the plugin refunds at Klarna
+    // 7. Admin receives it: Medusa refunds, the plugin refunds at Klarna
     const before = (await journal()).length
     ;({ data } = await admin.post(`/admin/returns/${ret.id}/receive`, { items: [{ item_id: item.id, quantity: 1 }] }))
     const refundCall = (await journal()).slice(before).find((e) => e.method === "POST" && e.path.endsWith("/refunds"))
-    say(`6. Admin receives the return (status ${data.return.status}) → Medusa refunds ${euro(data.return.refund_amount)}; the plugin sent Klarna:`)
+    say(`7. Admin receives the return (status ${data.return.status}) → Medusa refunds ${euro(data.return.refund_amount)}; the plugin sent Klarna:`)
     say(`     POST ${refundCall.path}`)
     say(`     Klarna-Idempotency-Key: ${refundCall.idempotency_key}`)
     say(indent(JSON.stringify(refundCall.body, null, 2)))
@@ -134,6 +167,35 @@ async function main() {
     const { data: k } = await klarna.get(`/ordermanagement/v1/orders/${klarnaOrderId}`)
     say(`   Klarna order now: captured ${euro(k.captured_amount)}, refunded ${euro(k.refunded_amount)}.`)
 
+    // 8. (--admin) The dashboard: served, and a second return waiting to be received there
+    /** @type {Record<string, unknown> | undefined} */
+    let adminSummary
+    if (dashboard) {
+      // Without a saved analytics preference the dashboard asks about it once, after the first login.
+      await admin.post("/admin/analytics-configs", { opt_out: true, anonymize: true })
+      const other = captured.items.find((/** @type {any} */ i) => i.variant_id === large.id)
+      ;({ data } = await store.post("/store/returns", {
+        order_id: order.id,
+        items: [{ item_id: other.id, quantity: 1 }],
+        return_shipping: { option_id: seed.returnShippingOption.id },
+      }))
+      const waiting = data.return
+      const page = await client(medusa.url).send("GET", "/app/login")
+      const served = page.status === 200 && /<div id="root">/.test(String(page.data))
+      if (!served) throw new Error(`the admin dashboard is not served at ${medusa.url}/app/login (HTTP ${page.status})`)
+      const { data: panel } = await admin.get(`/admin/klarna/orders/${order.id}`)
+      const dashboardUrl = `${medusa.url}/app`
+      const orderUrl = `${dashboardUrl}/a/orders/${order.id}`
+      say(`8. Admin dashboard with the Klarna panel: ${dashboardUrl} (GET /app/login answered ${page.status}).`)
+      say(`   The panel's data for order #${order.display_id}: Klarna ${panel.klarna.status}, ${panel.refunds.length} refund${panel.refunds.length === 1 ? "" : "s"}, ` +
+        `${panel.agreement.agrees ? "Klarna and Medusa agree" : "Klarna and Medusa differ"}.`)
+      say(`   The shopper also returns 1 × ${other.title} (${other.variant.title}) → return ${waiting.id}, requested: ` +
+        (KEEP
+          ? `receive it in the dashboard (order #${order.display_id}, "Receive return") and the panel shows its Klarna refund.`
+          : `with --keep it waits for you to receive it in the dashboard.`))
+      adminSummary = { dashboard_url: dashboardUrl, order_url: orderUrl, email: seed.email, password: seed.password, waiting_return_id: waiting.id, dashboard_build: dashboard }
+    }
+
     const result = {
       order_id: order.id,
       klarna_order_id: klarnaOrderId,
@@ -143,10 +205,15 @@ async function main() {
         idempotency_key: refundCall.idempotency_key,
         request: refundCall.body,
       },
+      ...(adminSummary ? { admin: adminSummary } : {}),
     }
     if (KEEP) {
       say(`\nStill running (Ctrl-C stops everything):`)
       say(`  Medusa store   ${medusa.url}   (admin API: POST /admin/auth/token with ${seed.email} / ${seed.password})`)
+      if (adminSummary) {
+        say(`  Admin dashboard ${adminSummary.dashboard_url}   (log in as ${seed.email} / ${seed.password})`)
+        say(`    order #${order.display_id}, its Klarna panel below Medusa's cards: ${adminSummary.order_url}`)
+      }
       say(`  Klarna emulator ${klarnaUrl}   (API user ${USERNAME} / ${PASSWORD}; journal at /_emulator/journal)`)
       say(`  PostgreSQL     ${pg.url}`)
       if (JSON_OUT) console.log(JSON.stringify(result))

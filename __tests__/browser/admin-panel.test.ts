@@ -67,6 +67,8 @@ afterAll(async () => {
 const panel = () => page.waitForSelector('[data-testid="klarna-panel"]') as Promise<ElementHandle<Element>>;
 const text = (selector: string) => page.$eval(selector, (e) => (e as HTMLElement).innerText);
 const texts = (selector: string) => page.$$eval(selector, (els) => els.map((e) => (e as HTMLElement).innerText));
+/** What a refund card says about Medusa's books: its badge, then why, on one line. */
+const medusaStates = () => page.$$eval('[data-testid="klarna-refund-medusa"]', (els) => els.map((e) => (e as HTMLElement).innerText.replace(/\s+/g, " ").trim()));
 
 /**
  * The dashboard scrolls inside its own layout, not the page: to capture the whole panel (and, for
@@ -95,14 +97,23 @@ async function expectOnScreen(selector: string) {
   }
 }
 
-/** Clicks a button with a real mouse click, then confirms the dashboard's prompt. */
+/**
+ * Clicks a button with a real mouse click, then confirms the dashboard's prompt. The prompt zooms
+ * in: a click during that animation can land beside the button (seen on a loaded machine), so it
+ * waits for the animation to end, and for the prompt to close after the click.
+ */
 async function clickAndConfirm(selector: string, confirmText: string) {
   await page.click(selector);
   const dialog = await page.waitForSelector('[role="alertdialog"]');
+  await page.waitForFunction(() => {
+    const d = document.querySelector('[role="alertdialog"]');
+    return !!d && d.getAnimations({ subtree: true }).every((a) => a.playState === "finished");
+  });
   const buttons = await dialog!.$$("button");
   for (const b of buttons) {
     if ((await b.evaluate((e) => e.textContent?.trim())) === confirmText) {
       await b.click();
+      await page.waitForFunction(() => !document.querySelector('[role="alertdialog"]'), { timeout: 5000 });
       return;
     }
   }
@@ -133,6 +144,7 @@ it("shows the Klarna panel on the order: the Klarna order, its capture, each ref
   const cardA = `[data-testid="klarna-refund"][data-refund-id="${refundA.id}"]`;
   expect(await text(`${cardA} [data-testid="klarna-idempotency-key"]`)).toBe(refundA.idempotency_key);
   expect(await text(`${cardA} [data-testid="klarna-refund-status"]`)).toBe("succeeded");
+  expect(await text(`${cardA} [data-testid="klarna-refund-medusa"]`)).toBe("Recorded in Medusa");
   const feeLines = await texts(`${cardA} [data-testid="klarna-refund-line"][data-return-fee="true"]`);
   expect(feeLines).toHaveLength(1);
   expect(feeLines[0]).toContain("DHL Return label");
@@ -210,6 +222,7 @@ it("checks a refund whose answer was lost with Klarna, and the panel settles it"
   await page.goto(`${s.url}/app/a/orders/${o.id}`, { waitUntil: "networkidle2" });
   await expectOnScreen('[data-testid="klarna-check-refund"]');
   expect(await text('[data-testid="klarna-refund-status"]')).toBe("unknown");
+  expect(await medusaStates()).toEqual(["Not recorded in Medusa Klarna has not confirmed this refund yet; check it with Klarna."]);
   expect(await text('[data-testid="klarna-agreement"]')).toContain("Klarna and Medusa differ");
   expect((await texts('[data-testid="klarna-finding"]')).join("\n")).toContain("Check it with Klarna now.");
   await shot("klarna-panel-refund-unknown");
@@ -219,6 +232,73 @@ it("checks a refund whose answer was lost with Klarna, and the panel settles it"
   expect(await text('[data-testid="klarna-action-result"]')).toMatch(new RegExp(`Klarna has this refund\\. Klarna made Return ${ret.id}: refund [0-9a-f-]{36} of 26\\.18 EUR\\. Marked as succeeded; it will not be sent again\\.`));
   await page.waitForFunction(() => document.querySelector('[data-testid="klarna-refund-status"]')?.textContent === "succeeded");
   expect(await page.$('[data-testid="klarna-check-refund"]')).toBeNull();
+  // Klarna made it; Medusa records it when the return is received again, as the finding says.
+  expect(await page.$eval('[data-testid="klarna-refund-medusa"]', (e) => e.getAttribute("data-state"))).toBe("not_recorded");
+  expect(await texts('[data-testid="klarna-finding-action"]')).toEqual([expect.stringMatching(new RegExp(`^Receive return ${ret.id} again: the plugin records Klarna refund [0-9a-f-]{36} and sends nothing to Klarna\\.$`))]);
+  expect(await page.$('[data-testid="klarna-record-refund"]')).toBeNull();
+}, 60_000);
+
+it("records in Medusa a refund made at Klarna outside the plugin: the finding, Record refund, then both books agree", async () => {
+  const { order: o, klarnaOrderId: kid } = await capturedOrder(s);
+  // A refund made in Klarna's merchant portal: Klarna's own API, the plugin never hears of it.
+  const made = await s.k.call("POST", `/ordermanagement/v1/orders/${kid}/refunds`, { refunded_amount: 1000, description: "Goodwill gesture" });
+  expect(made.status).toBe(201);
+  const klarnaRefundId = made.headers["refund-id"];
+
+  await page.goto(`${s.url}/app/a/orders/${o.id}`, { waitUntil: "networkidle2" });
+  await expectOnScreen('[data-testid="klarna-record-refund"]');
+  expect(await text('[data-testid="klarna-agreement"]')).toContain("Klarna and Medusa differ");
+  const [finding] = await texts('[data-testid="klarna-finding"]');
+  expect(finding).toContain(`Klarna refunded 10.00 EUR on order #${o.display_id} (Klarna refund ${klarnaRefundId}) outside this plugin, and Medusa has not recorded it.`);
+  expect(finding).toContain("What to do: Record refund: Medusa records the 10.00 EUR Klarna refunded, and nothing is sent to Klarna, so the customer is not refunded twice.");
+  await shot("klarna-panel-refund-not-recorded");
+
+  await clickAndConfirm('[data-testid="klarna-record-refund"]', "Record refund");
+  await page.waitForSelector('[data-testid="klarna-action-result"]');
+  expect(await text('[data-testid="klarna-action-result"]')).toBe(
+    `Refund recorded in Medusa. Recorded Klarna refund ${klarnaRefundId} (10.00 EUR) in Medusa. Nothing was sent to Klarna.`,
+  );
+  await page.waitForFunction(() => document.querySelector('[data-testid="klarna-agreement"]')?.getAttribute("data-agrees") === "true");
+  expect(await text('[data-testid="klarna-agreement"]')).toContain("Klarna and Medusa agree");
+  expect(await page.$('[data-testid="klarna-record-refund"]')).toBeNull();
+  const [card] = await texts('[data-testid="klarna-refund"]');
+  expect(card).toMatch(/^Recorded\s+Refund Klarna had already made/);
+  expect(card).toContain(klarnaRefundId);
+  expect(await medusaStates()).toEqual(["Recorded in Medusa"]);
+  // Medusa's own order page counts it too, and Klarna holds one refund: nothing was sent.
+  const medusaOrder = ok(await s.admin().get(`/admin/orders/${o.id}`), "order").body.order;
+  expect(medusaOrder.refunded_total).toBe(1000);
+  expect((await s.k.call("GET", `/ordermanagement/v1/orders/${kid}`)).data.refunds).toHaveLength(1);
+  await shot("klarna-panel-refund-recorded");
+}, 60_000);
+
+it("a return cancelled after Klarna refunded it: Klarna's refund is shown not recorded, Record refund records it, the return's card says so", async () => {
+  const { order: o, klarnaOrderId: kid } = await capturedOrder(s);
+  const tee = o.items.find((i: any) => i.variant_id === s.seed.variants[0].id);
+  const ret = await requestReturn(s, o, [{ item_id: tee.id, quantity: 1 }]);
+  await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", drop: "after", times: 10 });
+  await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
+  expect((await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }])).status).toBe(400);
+  await s.k.control("DELETE", "/faults");
+  // Cancelled by code (the admin route would refuse it: Klarna may have refunded).
+  await s.container.resolve("manager").transaction((m: any) => s.container.resolve("returnService").withTransaction(m).cancel(ret.id));
+  ok(await s.admin().post(`/admin/klarna/refunds/${(await s.db.query(`SELECT id FROM klarna_refund WHERE resource_id = $1`, [ret.id]))[0].id}/check`), "check");
+  const klarnaRefundId = (await s.k.call("GET", `/ordermanagement/v1/orders/${kid}`)).data.refunds[0].refund_id;
+
+  await page.goto(`${s.url}/app/a/orders/${o.id}`, { waitUntil: "networkidle2" });
+  await expectOnScreen('[data-testid="klarna-record-refund"]');
+  expect(await page.$eval('[data-testid="klarna-refund-medusa"]', (e) => e.getAttribute("data-state"))).toBe("not_recorded");
+  expect(await text('[data-testid="klarna-refund-medusa"]')).toContain("Klarna made this refund and Medusa has no refund for it.");
+  expect(await page.$eval('[data-testid="klarna-record-refund"]', (e) => e.getAttribute("data-klarna-refund-id"))).toBe(klarnaRefundId);
+  await shot("klarna-panel-return-cancelled");
+
+  await clickAndConfirm('[data-testid="klarna-record-refund"]', "Record refund");
+  await page.waitForSelector('[data-testid="klarna-action-result"]');
+  expect(await text('[data-testid="klarna-action-result"]')).toContain(`Recorded Klarna refund ${klarnaRefundId} (26.18 EUR) in Medusa. Nothing was sent to Klarna.`);
+  await page.waitForFunction(() => document.querySelector('[data-testid="klarna-agreement"]')?.getAttribute("data-agrees") === "true");
+  // The return's entry and the entry that recorded it: both say Medusa has it.
+  expect(await medusaStates()).toEqual(["Recorded in Medusa by a later entry for the same Klarna refund (nothing was refunded twice).", "Recorded in Medusa"]);
+  expect((await s.k.call("GET", `/ordermanagement/v1/orders/${kid}`)).data.refunds).toHaveLength(1);
 }, 60_000);
 
 it("retries a capture Klarna failed, from the panel", async () => {
@@ -232,7 +312,9 @@ it("retries a capture Klarna failed, from the panel", async () => {
   await expectOnScreen('[data-testid="klarna-retry-capture"]');
   const panelText = await text('[data-testid="klarna-panel"]');
   expect(panelText).toContain("AUTHORIZED");
-  expect(panelText).toContain("Medusa has not captured this payment");
+  expect(panelText).toContain("Medusa has not captured this payment; Klarna holds €101.15 authorised until");
+  // Klarna still holds the authorisation: more time to capture can be asked for.
+  expect(await text('[data-testid="klarna-extend-authorization"]')).toBe("Extend authorisation");
   expect(await page.$eval('[data-testid="klarna-expiry"]', (e) => e.getAttribute("data-state"))).toBe("ok");
   await shot("klarna-panel-capture-failed");
 
@@ -242,4 +324,23 @@ it("retries a capture Klarna failed, from the panel", async () => {
   await page.waitForFunction(() => !document.querySelector('[data-testid="klarna-retry-capture"]'));
   expect(await text('[data-testid="klarna-panel"]')).toContain("CAPTURED");
   expect(await text('[data-testid="klarna-agreement"]')).toContain("Klarna and Medusa agree");
+  // Nothing left to capture: nothing to extend.
+  expect(await page.$('[data-testid="klarna-extend-authorization"]')).toBeNull();
+}, 60_000);
+
+// Last: the emulator's clock only moves forward.
+it("an authorisation Klarna let expire shows as expired, with no extension and no capture offered", async () => {
+  const { completed } = await checkoutWithKlarna(s);
+  const o = ok(completed, "complete").body.data;
+  await page.goto(`${s.url}/app/a/orders/${o.id}`, { waitUntil: "networkidle2" });
+  await expectOnScreen('[data-testid="klarna-extend-authorization"]');
+
+  await s.k.control("POST", "/clock", { advance_seconds: 29 * 24 * 3600 });
+  await page.click('[data-testid="klarna-refresh"]');
+  await page.waitForFunction(() => !document.querySelector('[data-testid="klarna-extend-authorization"]'));
+  expect(await page.$('[data-testid="klarna-retry-capture"]')).toBeNull();
+  expect(await text('[data-testid="klarna-panel"]')).toContain("EXPIRED");
+  expect(await page.$eval('[data-testid="klarna-expiry"]', (e) => e.getAttribute("data-state"))).toBe("past");
+  expect(await text('[data-testid="klarna-expiry"]')).toContain("expired");
+  await shot("klarna-panel-expired");
 }, 60_000);

@@ -1,6 +1,6 @@
 import request from "supertest";
 import { PASSWORD } from "../support/emulator";
-import { capturedOrder, klarnaOrder, ledgerRows, loseRefundAnswers, ok, orderWithReturn, receive, useStore } from "../support/store";
+import { capturedOrder, checkoutWithKlarna, klarnaOrder, klarnaPosts, ledgerRows, loseRefundAnswers, ok, orderWithReturn, receive, useStore } from "../support/store";
 
 /**
  * GET /admin/klarna/orders/:order_id — the data behind the order page's Klarna panel — and the
@@ -138,6 +138,52 @@ describe("GET /admin/klarna/orders/:order_id", () => {
   });
 });
 
+describe("the panel's actions in GET /admin/klarna/orders/:order_id", () => {
+  it("offers to extend the authorisation while Klarna holds something to capture, not once it is captured", async () => {
+    const { completed } = await checkoutWithKlarna(s);
+    const placed = ok(completed, "complete").body.data;
+    const { body: before } = ok(await s.admin().get(`/admin/klarna/orders/${placed.id}`), "panel");
+    expect(before.klarna).toMatchObject({ status: "AUTHORIZED", remaining_authorized_amount: placed.total, expiry: { state: "ok", days_left: 28 } });
+    expect(before.actions).toMatchObject({ extend_authorization: true, retry_capture: true });
+
+    ok(await s.admin().post(`/admin/orders/${placed.id}/capture`), "capture");
+    const { body: after } = ok(await s.admin().get(`/admin/klarna/orders/${placed.id}`), "panel");
+    expect(after.klarna).toMatchObject({ status: "CAPTURED", remaining_authorized_amount: 0, expiry: null });
+    expect(after.actions).toMatchObject({ extend_authorization: false, retry_capture: false });
+  });
+
+  it("a refund made at Klarna outside the plugin: named with its Klarna refund id, offered to Record refund, then both books agree", async () => {
+    const { order, klarnaOrderId } = await capturedOrder(s);
+    const made = await s.k.call("POST", `/ordermanagement/v1/orders/${klarnaOrderId}/refunds`, { refunded_amount: 1000, description: "Goodwill, from the merchant portal" });
+    expect(made.status).toBe(201);
+    const klarnaRefundId = made.headers["refund-id"];
+
+    const { body: before } = ok(await s.admin().get(`/admin/klarna/orders/${order.id}`), "panel");
+    expect(before.agreement).toMatchObject({ klarna: { refunded: 1000 }, medusa: { refunded: 0 }, agrees: false });
+    expect(before.agreement.findings).toEqual([
+      {
+        kind: "klarna_refund_outside_plugin",
+        klarna_refund_id: klarnaRefundId,
+        message: `Klarna refunded 10.00 EUR on order #${order.display_id} (Klarna refund ${klarnaRefundId}) outside this plugin, and Medusa has not recorded it.`,
+        suggested_action: "Record refund: Medusa records the 10.00 EUR Klarna refunded, and nothing is sent to Klarna, so the customer is not refunded twice.",
+      },
+    ]);
+    expect(before.actions.adopt_refunds).toEqual([{ klarna_refund_id: klarnaRefundId, amount: 1000 }]);
+
+    const adopt = ok(await s.admin().post(`/admin/klarna/orders/${order.id}/adopt-refund`, { klarna_refund_id: klarnaRefundId }), "adopt");
+    expect(adopt.body.klarna.message).toBe(`Recorded Klarna refund ${klarnaRefundId} (10.00 EUR) in Medusa. Nothing was sent to Klarna.`);
+    const { body: after } = ok(await s.admin().get(`/admin/klarna/orders/${order.id}`), "panel");
+    expect(after.agreement).toEqual({ klarna: { captured: order.total, refunded: 1000 }, medusa: { captured: order.total, refunded: 1000 }, agrees: true, findings: [] });
+    expect(after.actions.adopt_refunds).toEqual([]);
+    expect(after.refunds).toEqual([
+      expect.objectContaining({ purpose: "adoption", label: `Recorded Klarna refund ${klarnaRefundId}`, amount: 1000, status: "succeeded", medusa_state: "recorded", klarna_refund_id: klarnaRefundId }),
+    ]);
+    // The merchant's own refund is the only one on this Klarna order: recording it sent nothing.
+    expect(await klarnaPosts(s, `/orders/${klarnaOrderId}/refunds`)).toHaveLength(1);
+    expect((await s.k.call("GET", `/ordermanagement/v1/orders/${klarnaOrderId}`)).data.refunds).toHaveLength(1);
+  });
+});
+
 describe("POST /admin/klarna/refunds/:id/check", () => {
   it("finds a refund whose answer was lost on the Klarna order and settles the ledger row", async () => {
     const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);
@@ -184,5 +230,17 @@ describe("POST /admin/klarna/refunds/:id/check", () => {
 
     const missing = await s.admin().post(`/admin/klarna/refunds/not-a-ledger-id/check`);
     expect(missing.status).toBe(404);
+  });
+});
+
+// Last: the emulator's clock only moves forward, and every order made later would start 29 days on.
+describe("an authorisation Klarna let expire", () => {
+  it("is shown expired, with no extension and no capture offered", async () => {
+    const { completed } = await checkoutWithKlarna(s);
+    const placed = ok(completed, "complete").body.data;
+    await s.k.control("POST", "/clock", { advance_seconds: 29 * 24 * 3600 });
+    const { body: panel } = ok(await s.admin().get(`/admin/klarna/orders/${placed.id}`), "panel");
+    expect(panel.klarna).toMatchObject({ status: "EXPIRED", remaining_authorized_amount: 0, expiry: { state: "past", days_left: 0 } });
+    expect(panel.actions).toMatchObject({ extend_authorization: false, retry_capture: false });
   });
 });

@@ -1,4 +1,4 @@
-import { expiryOf, money, panelRefund } from "../../src/medusa/order-panel";
+import { canExtendAuthorization, expiryOf, money, panelRefund } from "../../src/medusa/order-panel";
 import { parseOptions } from "../../src/medusa/options";
 
 /** The admin panel's pure parts: when an authorisation counts as expiring, amounts, refund rows. */
@@ -18,6 +18,32 @@ describe("the panel's authorisation expiry", () => {
 
   it("is not shown when nothing is left to capture", () => {
     expect(expiryOf(order("2026-01-11T12:00:00Z", 0), now)).toBeNull();
+  });
+
+  it("is past when Klarna says the order expired (its remaining amount is then 0)", () => {
+    expect(expiryOf({ ...order("2026-01-11T12:00:00Z", 0), status: "EXPIRED" }, now)).toEqual({ state: "past", days_left: 0 });
+  });
+});
+
+describe("when the panel offers to extend the authorisation", () => {
+  const now = new Date("2026-01-10T12:00:00Z");
+  const later = "2026-01-20T12:00:00Z";
+  const earlier = "2026-01-10T11:00:00Z";
+  it.each([
+    ["authorised, nothing captured", "AUTHORIZED", 10115, later, true],
+    ["part captured, the rest authorised", "PART_CAPTURED", 3000, later, true],
+    ["fully captured", "CAPTURED", 0, later, false],
+    ["part captured, the rest released", "PART_CAPTURED", 0, later, false],
+    ["expired (Klarna says so)", "EXPIRED", 0, earlier, false],
+    ["past expires_at, Klarna not yet updated", "AUTHORIZED", 10115, earlier, false],
+    ["cancelled", "CANCELLED", 0, later, false],
+    ["closed", "CLOSED", 0, later, false],
+  ] as const)("%s: %s", (_name, status, remaining, expires_at, offered) => {
+    expect(canExtendAuthorization({ status, remaining_authorized_amount: remaining, expires_at }, now)).toBe(offered);
+  });
+
+  it("not when Klarna's order could not be read", () => {
+    expect(canExtendAuthorization(undefined, now)).toBe(false);
   });
 });
 
@@ -95,6 +121,7 @@ describe("a ledger row as the panel shows it", () => {
     ["claim", "claim", "Claim ret_1"],
     ["swap", "swap", "Exchange ret_1"],
     ["fee_waiver", "fee_waiver", "Return fee of ret_1"],
+    ["adoption", "adoption", "Recorded Klarna refund r1"],
   ])("kind %s is purpose %s, labelled %s", (kind, purpose, label) => {
     expect(panelRefund(row({ kind }))).toMatchObject({ purpose, label });
   });

@@ -4,7 +4,7 @@
 //   checkout(...)      a shopper's cart → items → address → shipping → payment sessions → provider →
 //                      (Klarna: the widget authorises at the emulator, the token is stored) → complete
 //   placeOrder(...)    the same, insisting on an order
-//   capture, requestReturn, receiveReturn      the admin's steps after it
+//   capture, fulfillAndShip, requestReturn, receiveReturn      the admin's steps after it
 //   capturedOrderWithReturn(...)               the benchmark's and the chaos run's starting point
 "use strict"
 
@@ -105,6 +105,34 @@ async function capture({ url, token }, orderId) {
 }
 
 /**
+ * The admin fulfils the order's items (those not fulfilled yet, unless `items` says which) and marks
+ * the fulfillment shipped with a tracking number, as a warehouse would: Medusa's dashboard offers in
+ * "Receive return" only items of shipped fulfillments (an unshipped order's dialog lists none).
+ * @param {Admin} admin
+ * @param {string} orderId
+ * @param {{ items?: ReturnItem[], trackingNumber?: string }} [opts]
+ * @returns {Promise<{ order: any, fulfillment: any, trackingNumber: string }>} the order, shipped
+ */
+async function fulfillAndShip({ url, token }, orderId, { items, trackingNumber } = {}) {
+  const admin = client(url, { token })
+  let { data } = await admin.get(`/admin/orders/${orderId}`)
+  const toFulfil =
+    items ??
+    data.order.items
+      .map((/** @type {any} */ i) => ({ item_id: i.id, quantity: i.quantity - (i.fulfilled_quantity ?? 0) }))
+      .filter((/** @type {ReturnItem} */ i) => i.quantity > 0)
+  const before = new Set((data.order.fulfillments ?? []).map((/** @type {any} */ f) => f.id))
+  ;({ data } = await admin.post(`/admin/orders/${orderId}/fulfillment`, { items: toFulfil, no_notification: true }))
+  const created = data.order.fulfillments.find((/** @type {any} */ f) => !before.has(f.id))
+  if (!created) throw new Error(`order ${orderId}: POST /admin/orders/:id/fulfillment made no fulfillment`)
+  // A DHL-like number, unique per run.
+  const tracking = trackingNumber ?? `JJD01460000${String(Date.now()).slice(-9)}`
+  ;({ data } = await admin.post(`/admin/orders/${orderId}/shipment`, { fulfillment_id: created.id, tracking_numbers: [tracking], no_notification: true }))
+  const fulfillment = data.order.fulfillments.find((/** @type {any} */ f) => f.id === created.id)
+  return { order: data.order, fulfillment, trackingNumber: tracking }
+}
+
+/**
  * The admin requests a return of `items`, with a priced return shipping option unless it is null.
  * @param {Admin} admin
  * @param {string} orderId
@@ -155,4 +183,4 @@ async function capturedOrderWithReturn({ url, seed, provider, emulatorUrl }) {
   }
 }
 
-module.exports = { checkout, placeOrder, capture, requestReturn, receiveReturn, capturedOrderWithReturn }
+module.exports = { checkout, placeOrder, capture, fulfillAndShip, requestReturn, receiveReturn, capturedOrderWithReturn }

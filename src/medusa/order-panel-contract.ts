@@ -5,7 +5,8 @@
  * Amounts are integers in the currency's minor units.
  */
 
-export type RefundPurpose = "return" | "claim" | "swap" | "manual" | "fee_waiver";
+/** adoption: a refund Klarna had made, recorded in Medusa afterwards ("Record refund"); nothing was sent. */
+export type RefundPurpose = "return" | "claim" | "swap" | "manual" | "fee_waiver" | "adoption";
 
 export interface PanelLine {
   name: string;
@@ -42,6 +43,8 @@ export interface PanelFinding {
   kind: string;
   message: string;
   suggested_action: string;
+  /** The Klarna refund the finding is about, if it is about one (its card, its "Record refund"). */
+  klarna_refund_id: string | null;
 }
 
 export interface OrderPanel {
@@ -78,6 +81,10 @@ export interface OrderPanel {
     /** Refunds Klarna made that Medusa never recorded and no retry can record: POST /admin/klarna/orders/:order_id/adopt-refund. */
     adopt_refunds: Array<{ klarna_refund_id: string; amount: number }>;
     retry_capture: boolean;
+    /**
+     * Klarna still holds an authorisation with something left to capture that has not expired:
+     * POST /admin/klarna/orders/:order_id/extend-authorization → { message, expires_at }.
+     */
     extend_authorization: boolean;
   };
 }

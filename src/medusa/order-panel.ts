@@ -36,6 +36,9 @@ export class PanelError extends Error {
 const EXPIRY_NEAR_DAYS = 7;
 const DAY_MS = 24 * 3600_000;
 
+/** A finding of the reconciler's, or the panel's own about an unsettled refund. */
+type RawFinding = Omit<PanelFinding, "klarna_refund_id"> & { klarna_refund_id?: string; amount?: number; action?: string };
+
 /** The awilix scope of the request: Medusa's services, resolved lazily. */
 type Scope = { resolve<T = any>(name: string): T };
 
@@ -92,7 +95,7 @@ export class KlarnaOrderPanel {
     const agrees = klarnaBooks ? klarnaBooks.captured === medusa.captured && klarnaBooks.refunded === medusa.refunded : null;
     // What the reconciler finds, from what this load already read (no second Klarna call); when
     // Klarna cannot be read now, what it found last time.
-    const findings: Array<PanelFinding & { klarna_refund_id?: string; amount?: number }> =
+    const findings: RawFinding[] =
       k && books
         ? agrees
           ? []
@@ -107,6 +110,10 @@ export class KlarnaOrderPanel {
         suggested_action: "Check it with Klarna now.",
       });
     }
+
+    // Refunds Klarna made that only an adoption can record (a retry of their request cannot).
+    const adoptable = new Set(findings.filter((f) => f.klarna_refund_id && f.action === "record_refund"));
+    const canceled = payments.every((p) => p.canceled_at);
 
     return {
       order_id: order.id,
@@ -138,13 +145,13 @@ export class KlarnaOrderPanel {
             reference: null,
           })),
       refunds,
-      agreement: { klarna: klarnaBooks, medusa, agrees, findings: findings.map(({ kind, message, suggested_action }) => ({ kind, message, suggested_action })) },
+      agreement: { klarna: klarnaBooks, medusa, agrees, findings: findings.map((f) => panelFinding(f, adoptable.has(f), order.currency_code)) },
       actions: {
         waive_return_fee: klarnaOrderId ? await this.waivableFees(klarnaOrderId, order) : [],
         check_refunds: refunds.filter((r) => r.status === "unknown" || r.status === "pending").map((r) => r.id),
-        adopt_refunds: findings.filter((f) => f.kind === "klarna_refund_outside_plugin" || (f.kind === "klarna_refund_not_in_medusa" && /adopt-refund/.test(f.suggested_action))).map((f) => ({ klarna_refund_id: String(f.klarna_refund_id), amount: Number(f.amount) })),
-        retry_capture: captured.length === 0 && !payments.every((p) => p.canceled_at) && (k?.remaining_authorized_amount ?? 0) > 0,
-        extend_authorization: false,
+        adopt_refunds: [...adoptable].map((f) => ({ klarna_refund_id: String(f.klarna_refund_id), amount: Number(f.amount) })),
+        retry_capture: captured.length === 0 && !canceled && (k?.remaining_authorized_amount ?? 0) > 0,
+        extend_authorization: !canceled && canExtendAuthorization(k, now),
       },
     };
   }
@@ -229,9 +236,10 @@ function purposeOf(row: LedgerRow): RefundPurpose {
     case "claim":
     case "swap":
     case "fee_waiver":
+    case "adoption":
       return row.kind;
     default:
-      return "manual"; // order_refund, payment_refund, unattributed, adoption
+      return "manual"; // order_refund, payment_refund, unattributed
   }
 }
 
@@ -313,10 +321,36 @@ function errorOf(row: LedgerRow): PanelRefund["error"] {
   return { message: String(e.message ?? "The refund failed."), code: typeof e.code === "string" ? e.code : null, correlation_id: row.correlation_id ?? null, http_status: null };
 }
 
-export function expiryOf(order: Pick<KlarnaOrder, "expires_at" | "remaining_authorized_amount">, now: Date): OrderPanel["klarna"]["expiry"] {
+export function expiryOf(order: Pick<KlarnaOrder, "expires_at" | "remaining_authorized_amount"> & { status?: string }, now: Date): OrderPanel["klarna"]["expiry"] {
+  // Klarna says so: the authorisation is gone (its remaining amount is then 0).
+  if (order.status === "EXPIRED") return { state: "past", days_left: 0 };
   // Only an authorisation with something left to capture can expire in a way that matters.
   if (!order.expires_at || order.remaining_authorized_amount <= 0) return null;
   const ms = new Date(order.expires_at).getTime() - now.getTime();
   const days_left = Math.ceil(ms / DAY_MS);
   return { state: ms <= 0 ? "past" : days_left <= EXPIRY_NEAR_DAYS ? "near" : "ok", days_left: Math.max(days_left, 0) };
+}
+
+/**
+ * Whether the panel offers "Extend authorisation": Klarna extends the time to capture only while
+ * something authorised is left to capture and the authorisation has not ended (Klarna's docs "Extend
+ * order authorization time": an expired, cancelled or fully captured order cannot be extended).
+ * Klarna's own limit (180 days after the purchase) is left to Klarna, whose refusal the panel shows.
+ */
+export function canExtendAuthorization(order: Pick<KlarnaOrder, "status" | "expires_at" | "remaining_authorized_amount"> | undefined, now: Date): boolean {
+  if (!order) return false; // Klarna could not be read: nothing to decide from
+  if (order.status !== "AUTHORIZED" && order.status !== "PART_CAPTURED") return false;
+  if (order.remaining_authorized_amount <= 0) return false;
+  return !!order.expires_at && new Date(order.expires_at).getTime() > now.getTime();
+}
+
+/**
+ * A finding as the panel shows it. Where "Record refund" in the panel records the refund, the
+ * suggestion says so in the panel's words instead of naming the admin route.
+ */
+function panelFinding(f: RawFinding, adoptable: boolean, currency: string): PanelFinding {
+  const suggested_action = adoptable
+    ? `Record refund: Medusa records the ${formatMoney(Number(f.amount), currency)} Klarna refunded, and nothing is sent to Klarna, so the customer is not refunded twice.`
+    : f.suggested_action;
+  return { kind: f.kind, message: f.message, suggested_action, klarna_refund_id: f.klarna_refund_id ?? null };
 }

@@ -23,6 +23,8 @@ export interface Finding {
   kind: FindingKind;
   message: string;
   suggested_action: string;
+  /** The suggested action as a choice a program can act on: record_refund means POST …/adopt-refund. */
+  action?: "record_refund" | "retry" | "capture_in_medusa" | "manual";
   klarna_refund_id?: string;
   amount?: number;
 }
@@ -208,6 +210,7 @@ export class Reconciler {
           amount: refund.refunded_amount,
           message: `Klarna refunded ${money(refund.refunded_amount)} on ${where} (Klarna refund ${refund.refund_id}${refund.reference ? `, reference ${refund.reference}` : ""}) outside this plugin, and Medusa has not recorded it.`,
           suggested_action: adopt,
+          action: "record_refund",
         });
         explained += refund.refunded_amount;
         continue;
@@ -225,6 +228,7 @@ export class Reconciler {
             : ctx.retryable
               ? `Retry ${earlierLabel(entry)}: the plugin records Klarna refund ${refund.refund_id} and sends nothing to Klarna.`
               : adopt,
+        action: ctx.retryable ? "retry" : "record_refund",
       });
       explained += refund.refunded_amount;
     }

@@ -3,7 +3,7 @@ import { Alert, Badge, Button, Container, Copy, StatusBadge, Table, Text, usePro
 import { adminOrderKeys, useAdminCustomQuery, useMedusa } from "medusa-react";
 import { ReactNode, useState } from "react";
 // Types only (erased by the bundler): the shape GET /admin/klarna/orders/:order_id answers.
-import type { OrderPanel, PanelRefund, RefundCheck } from "../../medusa/order-panel-contract";
+import type { OrderPanel, PanelFinding, PanelRefund, RefundCheck } from "../../medusa/order-panel-contract";
 
 /**
  * The Klarna panel on Medusa's order page (zone order.details.after), for orders paid with Klarna.
@@ -19,6 +19,9 @@ type Props = {
 };
 
 type Result = { variant: "success" | "error" | "info"; title: string; message: string };
+/** Answers of the panel's action routes (the order they also return is not read here). */
+type AdoptAnswer = { klarna: { klarna_refund_id: string; amount: number; message: string } };
+type ExtendAnswer = { message: string; expires_at: string };
 
 const KlarnaOrderPanelWidget = ({ order, notify }: Props) => {
   if (!order?.payments?.some((p) => p.provider_id === "klarna")) return null;
@@ -29,7 +32,8 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
   const { client } = useMedusa();
   const queryClient = useQueryClient();
   const prompt = usePrompt();
-  const [result, setResult] = useState<Result | null>(null);
+  // `seq` keys the answer's Alert: a dismissed Alert stays dismissed, the next answer is a new one.
+  const [result, setResult] = useState<(Result & { seq: number }) | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const { data, isLoading, error, refetch } = useAdminCustomQuery<Record<string, never>, OrderPanel>(
     `/klarna/orders/${order.id}`,
@@ -49,7 +53,7 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
     } catch (e) {
       outcome = { variant: "error", title: `${confirm.confirmText} failed`, message: messageOf(e) };
     }
-    setResult(outcome);
+    setResult((last) => ({ ...outcome, seq: (last?.seq ?? 0) + 1 }));
     if (outcome.variant === "error") notify.error("Klarna", outcome.title);
     else notify.success("Klarna", outcome.title);
     await Promise.all([refetch(), queryClient.invalidateQueries(adminOrderKeys.detail(order.id))]);
@@ -85,6 +89,34 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
       async () => {
         const res = (await client.admin.custom.post(`/klarna/refunds/${refund.id}/check`)) as unknown as RefundCheck;
         return { variant: res.found ? "success" : "info", title: res.found ? "Klarna has this refund" : "Klarna has no such refund", message: res.message };
+      },
+    );
+
+  const recordRefund = (adopt: { klarna_refund_id: string; amount: number }) =>
+    act(
+      `adopt:${adopt.klarna_refund_id}`,
+      {
+        title: "Record this refund in Medusa?",
+        description: `Klarna has refunded ${money(adopt.amount)} (Klarna refund ${adopt.klarna_refund_id}), and Medusa has no refund for it. This adds a refund of ${money(adopt.amount)} to the order in Medusa. Nothing is sent to Klarna: the customer is not refunded again.`,
+        confirmText: "Record refund",
+      },
+      async () => {
+        const res = (await client.admin.custom.post(`/klarna/orders/${order.id}/adopt-refund`, { klarna_refund_id: adopt.klarna_refund_id })) as unknown as AdoptAnswer;
+        return { variant: "success", title: "Refund recorded in Medusa", message: res.klarna.message };
+      },
+    );
+
+  const extendAuthorization = () =>
+    act(
+      "extend",
+      {
+        title: "Extend the authorisation?",
+        description: `Asks Klarna for more time to capture the ${money(data?.klarna.remaining_authorized_amount)} still authorised${data?.klarna.expires_at ? ` (now until ${formatDate(data.klarna.expires_at)})` : ""}. Klarna sets the new date: its authorisation period counted from today, at most 180 days after the purchase.`,
+        confirmText: "Extend authorisation",
+      },
+      async () => {
+        const res = (await client.admin.custom.post(`/klarna/orders/${order.id}/extend-authorization`)) as unknown as ExtendAnswer;
+        return { variant: "success", title: "Authorisation extended", message: res.expires_at ? `${res.message} Captures are possible until ${formatDate(res.expires_at)}.` : res.message };
       },
     );
 
@@ -126,6 +158,9 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
   const k = data.klarna;
   const waivable = new Map(data.actions.waive_return_fee.map((w) => [w.return_id, w.amount]));
   const checkable = new Set(data.actions.check_refunds);
+  const adoptable = new Map(data.actions.adopt_refunds.map((a) => [a.klarna_refund_id, a]));
+  const findingOf = (r: PanelRefund) => (r.klarna_refund_id ? data.agreement.findings.find((f) => f.klarna_refund_id === r.klarna_refund_id) : undefined);
+  const canCapture = data.actions.retry_capture || data.actions.extend_authorization;
 
   return (
     <Container className="flex flex-col gap-y-6 px-8 py-8" data-testid="klarna-panel">
@@ -145,7 +180,7 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
       </div>
 
       {result && (
-        <Alert variant={result.variant} dismissible data-testid="klarna-action-result">
+        <Alert key={result.seq} variant={result.variant} dismissible data-testid="klarna-action-result">
           <span className="font-medium">{result.title}.</span> <span className="select-text">{result.message}</span>
         </Alert>
       )}
@@ -182,14 +217,24 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
           <Amount label="Refunded" value={money(k.refunded_amount)} />
           <Amount label="Remaining" value={money(k.remaining_authorized_amount)} />
         </div>
-        {data.actions.retry_capture && (
+        {canCapture && (
           <div className="mt-4 flex items-center justify-between gap-x-4">
             <Text size="small" className="text-ui-fg-subtle">
-              Medusa has not captured this payment; Klarna still holds {money(k.remaining_authorized_amount)} authorised.
+              {data.actions.retry_capture ? "Medusa has not captured this payment; " : ""}Klarna holds {money(k.remaining_authorized_amount)} authorised
+              {k.expires_at ? ` until ${formatDate(k.expires_at)}` : ""}.
             </Text>
-            <Button size="small" variant="secondary" className="shrink-0 whitespace-nowrap" isLoading={busy === "capture"} onClick={retryCapture} data-testid="klarna-retry-capture">
-              Retry capture
-            </Button>
+            <div className="flex shrink-0 items-center gap-x-2">
+              {data.actions.extend_authorization && (
+                <Button size="small" variant="secondary" className="whitespace-nowrap" isLoading={busy === "extend"} onClick={extendAuthorization} data-testid="klarna-extend-authorization">
+                  Extend authorisation
+                </Button>
+              )}
+              {data.actions.retry_capture && (
+                <Button size="small" variant="secondary" className="whitespace-nowrap" isLoading={busy === "capture"} onClick={retryCapture} data-testid="klarna-retry-capture">
+                  Retry capture
+                </Button>
+              )}
+            </div>
           </div>
         )}
       </Section>
@@ -237,6 +282,7 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
                 money={money}
                 waivable={r.purpose === "return" && r.resource_id ? waivable.get(r.resource_id) : undefined}
                 checkable={checkable.has(r.id)}
+                finding={findingOf(r)}
                 busy={busy}
                 onWaive={() => r.resource_id && waiveFee(r.resource_id, waivable.get(r.resource_id) ?? 0)}
                 onCheck={() => checkRefund(r)}
@@ -247,7 +293,7 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
       </Section>
 
       <Section title="Klarna and Medusa">
-        <Agreement agreement={data.agreement} money={money} />
+        <Agreement agreement={data.agreement} money={money} adoptable={adoptable} busy={busy} onRecord={recordRefund} />
       </Section>
     </Container>
   );
@@ -318,6 +364,50 @@ const PURPOSE: Record<PanelRefund["purpose"], string> = {
   swap: "Exchange",
   manual: "Manual refund",
   fee_waiver: "Fee refund",
+  adoption: "Recorded",
+};
+
+/**
+ * Whether Medusa's books hold a refund, in the admin's words: Klarna's money moved (or not) and
+ * Medusa recorded it (or not), and why not.
+ */
+function medusaRecord(r: PanelRefund, finding: PanelFinding | undefined): { state: "recorded" | "not_recorded" | "nothing" | "pending"; title: string; detail?: string } {
+  if (r.status === "failed") return { state: "nothing", title: "Nothing to record in Medusa", detail: "Klarna refused it, no money moved." };
+  if (r.status !== "succeeded") return { state: "not_recorded", title: "Not recorded in Medusa", detail: "Klarna has not confirmed this refund yet; check it with Klarna." };
+  switch (r.medusa_state) {
+    case "recorded":
+      return { state: "recorded", title: "Recorded in Medusa" };
+    case "adopted":
+      return { state: "recorded", title: "Recorded in Medusa", detail: "by a later entry for the same Klarna refund (nothing was refunded twice)." };
+    case "not_recorded":
+      return {
+        state: "not_recorded",
+        title: "Not recorded in Medusa",
+        detail: `Klarna made this refund, but the request that asked for it ended without Medusa recording it.${finding ? " See “Klarna and Medusa” below." : ""}`,
+      };
+    default:
+      return finding
+        ? { state: "not_recorded", title: "Not recorded in Medusa", detail: "Klarna made this refund and Medusa has no refund for it. See “Klarna and Medusa” below." }
+        : { state: "pending", title: "Medusa's record not confirmed yet", detail: "the request that made it may still be running; refresh in a moment." };
+  }
+}
+
+const MEDUSA_COLOR = { recorded: "green", not_recorded: "orange", nothing: "grey", pending: "grey" } as const;
+
+const MedusaRecord = ({ refund, finding }: { refund: PanelRefund; finding?: PanelFinding }) => {
+  const m = medusaRecord(refund, finding);
+  return (
+    <div className="flex flex-wrap items-center gap-x-2 gap-y-1" data-testid="klarna-refund-medusa" data-state={m.state}>
+      <StatusBadge color={MEDUSA_COLOR[m.state]} className="shrink-0 whitespace-nowrap">
+        {m.title}
+      </StatusBadge>
+      {m.detail && (
+        <Text size="xsmall" className="text-ui-fg-subtle">
+          {m.detail}
+        </Text>
+      )}
+    </div>
+  );
 };
 
 const RefundCard = ({
@@ -325,6 +415,7 @@ const RefundCard = ({
   money,
   waivable,
   checkable,
+  finding,
   busy,
   onWaive,
   onCheck,
@@ -333,6 +424,7 @@ const RefundCard = ({
   money: (n: number) => string;
   waivable?: number;
   checkable: boolean;
+  finding?: PanelFinding;
   busy: string | null;
   onWaive: () => void;
   onCheck: () => void;
@@ -340,16 +432,18 @@ const RefundCard = ({
   <div className="border-ui-border-base flex flex-col gap-y-3 rounded-lg border p-4" data-testid="klarna-refund" data-refund-id={r.id} data-status={r.status}>
     <div className="flex items-start justify-between gap-x-4">
       <div className="flex min-w-0 flex-col gap-y-1">
-        <div className="flex items-center gap-x-2">
+        <div className="flex items-start gap-x-2">
           <Badge size="2xsmall" color="grey" className="shrink-0 whitespace-nowrap">
             {PURPOSE[r.purpose]}
           </Badge>
-          <Text size="small" weight="plus" className="truncate">
-            {r.label}
+          <Text size="small" weight="plus" className="break-words">
+            {/* An adoption's label repeats the Klarna refund id shown below. */}
+            {r.purpose === "adoption" ? "Refund Klarna had already made" : r.label}
           </Text>
         </div>
         <Text size="xsmall" className="text-ui-fg-subtle">
-          {formatDate(r.created_at)} · {r.attempts} attempt{r.attempts === 1 ? "" : "s"} · source {r.source}
+          {formatDate(r.created_at)} ·{" "}
+          {r.purpose === "adoption" ? "read from Klarna's order, nothing sent to Klarna" : `${r.attempts} attempt${r.attempts === 1 ? "" : "s"} · source ${r.source}`}
         </Text>
       </div>
       <div className="flex shrink-0 items-center gap-x-3">
@@ -362,13 +456,17 @@ const RefundCard = ({
       </div>
     </div>
 
+    <MedusaRecord refund={r} finding={finding} />
+
     <div className="flex flex-col gap-y-2">
       <Field label="Klarna refund id">
         <Ref value={r.klarna_refund_id} />
       </Field>
-      <Field label="Idempotency key">
-        <Ref value={r.idempotency_key} testId="klarna-idempotency-key" />
-      </Field>
+      {r.purpose !== "adoption" && (
+        <Field label="Idempotency key">
+          <Ref value={r.idempotency_key} testId="klarna-idempotency-key" />
+        </Field>
+      )}
     </div>
 
     {r.lines.length > 0 && (
@@ -442,7 +540,19 @@ const RefundCard = ({
   </div>
 );
 
-const Agreement = ({ agreement: a, money }: { agreement: OrderPanel["agreement"]; money: (n: number | null | undefined) => string }) => (
+const Agreement = ({
+  agreement: a,
+  money,
+  adoptable,
+  busy,
+  onRecord,
+}: {
+  agreement: OrderPanel["agreement"];
+  money: (n: number | null | undefined) => string;
+  adoptable: Map<string, { klarna_refund_id: string; amount: number }>;
+  busy: string | null;
+  onRecord: (adopt: { klarna_refund_id: string; amount: number }) => void;
+}) => (
   <div className="flex flex-col gap-y-3" data-testid="klarna-agreement" data-agrees={String(a.agrees)}>
     <div className="flex items-center gap-x-2">
       {a.agrees === true && <StatusBadge color="green">Klarna and Medusa agree</StatusBadge>}
@@ -470,11 +580,26 @@ const Agreement = ({ agreement: a, money }: { agreement: OrderPanel["agreement"]
         </Table.Row>
       </Table.Body>
     </Table>
-    {a.findings.map((f, i) => (
-      <Alert key={i} variant="warning" data-testid="klarna-finding">
-        <span className="select-text">{f.message}</span> <span className="font-medium">What to do:</span> {f.suggested_action}
-      </Alert>
-    ))}
+    {a.findings.map((f, i) => {
+      const adopt = f.klarna_refund_id ? adoptable.get(f.klarna_refund_id) : undefined;
+      return (
+        <Alert key={i} variant="warning" data-testid="klarna-finding" data-kind={f.kind}>
+          <div className="flex flex-col gap-y-2">
+            <span className="select-text">{f.message}</span>
+            <span>
+              <span className="font-medium">What to do:</span> <span data-testid="klarna-finding-action">{f.suggested_action}</span>
+            </span>
+            {adopt && (
+              <div className="flex justify-end">
+                <Button size="small" variant="secondary" isLoading={busy === `adopt:${adopt.klarna_refund_id}`} onClick={() => onRecord(adopt)} data-testid="klarna-record-refund" data-klarna-refund-id={adopt.klarna_refund_id}>
+                  Record refund
+                </Button>
+              </div>
+            )}
+          </div>
+        </Alert>
+      );
+    })}
   </div>
 );
 
