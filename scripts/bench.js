@@ -29,7 +29,7 @@ if (typeof global.gc !== "function") {
 
 const ROOT = path.resolve(__dirname, "..")
 const { planRefund } = require("../dist/klarna/refund-plan")
-const { runWithRefundContext, finishScope } = require("../dist/medusa/refund-context")
+const { runWithRequestContext, finishScope } = require("../dist/medusa/request-context")
 
 const N_RECEIVES = QUICK ? 25 : 200
 const N_HEAP = QUICK ? 500 : 5000
@@ -167,7 +167,7 @@ async function main() {
     const [payment] = await manager.query(`SELECT data FROM payment WHERE order_id = $1`, [heapOrder.orderId])
     let heapErrors = 0
     const refundOnce = async (/** @type {string | number} */ i) => {
-      const { scope, result } = runWithRefundContext({ kind: "swap", order_id: heapOrder.orderId, swap_id: `bench_${i}` }, () =>
+      const { scope, result } = runWithRequestContext({ kind: "swap", order_id: heapOrder.orderId, swap_id: `bench_${i}` }, () =>
         processor.refundPayment(payment.data, 1),
       )
       let committed = false

@@ -1,20 +1,20 @@
 import { json, NextFunction, Request, Response } from "express";
 import { PROCESSOR_KEY } from "../medusa/identifiers";
 import { KlarnaPluginRefusal } from "../medusa/payment-error";
-import { currentRefundScope, finishScope, RefundContext, runWithRefundContext } from "../medusa/refund-context";
+import { currentRequestScope, finishScope, RequestContext, runWithRequestContext } from "../medusa/request-context";
 import type KlarnaPaymentProcessor from "../services/klarna";
 
 /**
  * Tells the processor which refund a `refundPayment` call belongs to. Medusa 1.20 applies a plugin's
  * middlewares before the core route of the same path; they run the rest of the request inside an
- * AsyncLocalStorage scope (medusa/refund-context.ts) that the processor reads.
+ * AsyncLocalStorage scope (medusa/request-context.ts) that the processor reads.
  *
  * A middleware-only matcher gets no body parser from Medusa, so the JSON body is parsed here
  * (body-parser marks the request, and the core route does not parse it again).
  */
 const parseJson = json({ limit: "1mb" });
 
-type ContextOf = (req: Request, m: RegExpMatchArray) => RefundContext | undefined;
+type ContextOf = (req: Request, m: RegExpMatchArray) => RequestContext | undefined;
 
 function num(v: unknown): number | undefined {
   return typeof v === "number" && Number.isFinite(v) ? v : undefined;
@@ -78,10 +78,10 @@ function refundContextMiddleware(route: (typeof ROUTES)[number]) {
       const context = m ? route.context(req, m) : undefined;
       if (!context) return next();
       if (context.kind === "return_cancel") return settleBeforeReturnCancel(req, res, next, context.return_id);
-      const { scope } = runWithRefundContext(context, () => {
+      const { scope } = runWithRequestContext(context, () => {
         if (context.kind === "capture") surfaceCaptureFailure(req, res, context.order_id, () => scope.failures);
         // The return's rows are committed: read them while Medusa works towards refundPayment.
-        const current = currentRefundScope();
+        const current = currentRequestScope();
         if (context.kind === "return" && current) processorOf(req)?.plugin().intents.prefetchReturn(current, context.return_id, context.items);
         next();
       });

@@ -8,7 +8,7 @@ import type { KlarnaPluginOptions } from "./options";
 import { HeldLease, OrderLeases } from "./order-lease";
 import { KlarnaPluginRefusal, RefundOutcomeUnknown } from "./payment-error";
 import { decide, decideEarlier, Decision, DecisionPolicy, EarlierContext, EarlierDecision, inFlightGraceFor, Observation } from "./refund-decision";
-import { currentRefundScope, RequestScope, ScopeOutcome } from "./refund-context";
+import { currentRequestScope, RequestScope, ScopeOutcome } from "./request-context";
 import { Identity, PlanContext, RefundIntents, ResolvedIntent } from "./refund-intents";
 
 /** What the processor keeps in Medusa's payment data about the Klarna order. */
@@ -67,7 +67,7 @@ export class RefundExecutor {
     if (typeof klarnaOrderId !== "string" || !klarnaOrderId) {
       throw new KlarnaPluginRefusal("NO_KLARNA_ORDER", "This payment has no Klarna order: it was never authorised with Klarna, so there is nothing to refund.");
     }
-    const scope = currentRefundScope();
+    const scope = currentRequestScope();
     const intent = await this.deps.intents.resolve(klarnaOrderId, typeof data.cart_id === "string" ? data.cart_id : undefined, amount, scope?.context);
     const planContext = await this.planContext(klarnaOrderId, data);
     const lease = await this.acquire(klarnaOrderId, intent, scope);

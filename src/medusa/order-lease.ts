@@ -2,7 +2,7 @@ import { v4 as uuidv4 } from "uuid";
 import { KlarnaPluginRefusal } from "./payment-error";
 import { LedgerRow, ROW_JSON, toRow } from "./ledger";
 import { PluginDatabase } from "./plugin-db";
-import type { RequestScope } from "./refund-context";
+import type { RequestScope } from "./request-context";
 
 /**
  * One money movement per Klarna order at a time. A request that refunds (or settles a refund of) a

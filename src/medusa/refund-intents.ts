@@ -6,7 +6,7 @@ import type { LedgerIntent, LedgerRow, RefundLedger } from "./ledger";
 import type { KlarnaPluginOptions } from "./options";
 import { KlarnaPluginRefusal } from "./payment-error";
 import type { EarlierContext } from "./refund-decision";
-import { currentRefundScope, RefundContext, RequestScope } from "./refund-context";
+import { currentRequestScope, RequestContext, RequestScope } from "./request-context";
 import { planItems, shippingCharge } from "./return-lines";
 import { OrderRow, StoreQueries } from "./store-queries";
 
@@ -58,7 +58,7 @@ export class RefundIntents {
     private readonly taxInclusivePricing: () => boolean,
   ) {}
 
-  async resolve(klarnaOrderId: string, cartId: string | undefined, amount: number, ctx?: RefundContext): Promise<ResolvedIntent> {
+  async resolve(klarnaOrderId: string, cartId: string | undefined, amount: number, ctx?: RequestContext): Promise<ResolvedIntent> {
     const q = this.queries;
     switch (ctx?.kind) {
       case "return":
@@ -145,7 +145,7 @@ export class RefundIntents {
   }
 
   private returnRows(returnId: string, received?: Array<{ item_id: string; quantity: number }>) {
-    const pre = currentRefundScope()?.prefetched.get(returnKey(returnId, received)) as ReturnType<RefundIntents["readReturn"]> | undefined;
+    const pre = currentRequestScope()?.prefetched.get(returnKey(returnId, received)) as ReturnType<RefundIntents["readReturn"]> | undefined;
     return pre ? pre.catch(() => this.readReturn(returnId, received)) : this.readReturn(returnId, received);
   }
 

@@ -1,3 +1,4 @@
+import { PROVIDER_ID } from "./identifiers";
 import { PluginDatabase } from "./plugin-db";
 
 /**
@@ -180,7 +181,7 @@ export class StoreQueries {
   /** What Medusa will record as captured for a cart's Klarna payment (PaymentProviderService.createPayment: the cart total). */
   async klarnaPaymentAmount(cartId: string): Promise<number | undefined> {
     const rows = await this.db.query<{ amount: number }>(
-      `SELECT amount FROM payment WHERE cart_id = $1 AND provider_id = 'klarna' ORDER BY created_at DESC LIMIT 1`,
+      `SELECT amount FROM payment WHERE cart_id = $1 AND provider_id = '${PROVIDER_ID}' ORDER BY created_at DESC LIMIT 1`,
       [cartId],
     );
     return rows[0] ? Number(rows[0].amount) : undefined;
@@ -206,7 +207,7 @@ export class StoreQueries {
   async medusaBooks(klarnaOrderId: string): Promise<MedusaBooks> {
     const [row] = await this.db.query<{ order_id: string | null; display_id: number | null; currency_code: string | null; captured: string; authorized: string; refunds: MedusaBooks["refunds"] }>(
       `WITH p AS (SELECT id, order_id, amount, captured_at, currency_code FROM payment
-                   WHERE provider_id = 'klarna' AND data->>'order_id' = $1)
+                   WHERE provider_id = '${PROVIDER_ID}' AND data->>'order_id' = $1)
        SELECT (SELECT order_id FROM p WHERE order_id IS NOT NULL LIMIT 1) AS order_id,
               (SELECT o.display_id FROM "order" o WHERE o.id = (SELECT order_id FROM p WHERE order_id IS NOT NULL LIMIT 1)) AS display_id,
               (SELECT currency_code FROM p LIMIT 1) AS currency_code,
@@ -232,7 +233,7 @@ export class StoreQueries {
   async klarnaOrderOf(orderId: string): Promise<{ klarna_order_id: string; payment_id: string; currency_code: string } | undefined> {
     const rows = await this.db.query<{ klarna_order_id: string; payment_id: string; currency_code: string }>(
       `SELECT data->>'order_id' AS klarna_order_id, id AS payment_id, currency_code FROM payment
-        WHERE order_id = $1 AND provider_id = 'klarna' AND data->>'order_id' IS NOT NULL ORDER BY created_at LIMIT 1`,
+        WHERE order_id = $1 AND provider_id = '${PROVIDER_ID}' AND data->>'order_id' IS NOT NULL ORDER BY created_at LIMIT 1`,
       [orderId],
     );
     return rows[0];
@@ -243,14 +244,14 @@ export class StoreQueries {
       `SELECT p.id AS payment_id, p.data->>'order_id' AS klarna_order_id, p.amount, p.currency_code, p.captured_at, p.canceled_at,
               p.data->>'expires_at' AS expires_at, p.order_id
          FROM payment p
-        WHERE p.order_id = $1 AND p.provider_id = 'klarna' AND p.data->>'order_id' IS NOT NULL ORDER BY p.created_at LIMIT 1`,
+        WHERE p.order_id = $1 AND p.provider_id = '${PROVIDER_ID}' AND p.data->>'order_id' IS NOT NULL ORDER BY p.created_at LIMIT 1`,
       [orderId],
     );
     return rows[0] ? { ...rows[0], amount: Number(rows[0].amount) } : undefined;
   }
   /** The Klarna payment of a cart (placed or not: a cart waiting for Klarna's fraud review has none yet). */
   async klarnaPaymentOfCart(cartId: string): Promise<KlarnaPaymentRow | undefined> {
-    const rows = await this.db.query<{ order_id: string | null }>(`SELECT order_id FROM payment WHERE cart_id = $1 AND provider_id = 'klarna' LIMIT 1`, [cartId]);
+    const rows = await this.db.query<{ order_id: string | null }>(`SELECT order_id FROM payment WHERE cart_id = $1 AND provider_id = '${PROVIDER_ID}' LIMIT 1`, [cartId]);
     return rows[0]?.order_id ? this.klarnaPayment(rows[0].order_id) : undefined;
   }
   /**
@@ -264,7 +265,7 @@ export class StoreQueries {
               p.data->>'expires_at' AS expires_at, p.order_id
          FROM payment p
          JOIN "order" o ON o.id = p.order_id
-        WHERE p.provider_id = 'klarna' AND p.data->>'order_id' IS NOT NULL
+        WHERE p.provider_id = '${PROVIDER_ID}' AND p.data->>'order_id' IS NOT NULL
           AND p.captured_at IS NULL AND p.canceled_at IS NULL AND o.status NOT IN ('canceled', 'archived')
           AND (p.data->>'expires_at' IS NULL OR (p.data->>'expires_at')::timestamptz < now() + make_interval(days => $1))
           AND (p.data->'authorization_extension_refused'->>'expires_at') IS DISTINCT FROM p.data->>'expires_at'
@@ -289,7 +290,7 @@ export class StoreQueries {
   /** The cart whose Klarna payment session placed this Klarna order (IDX_klarna_payment_session_order). */
   async cartOfKlarnaOrder(klarnaOrderId: string): Promise<string | undefined> {
     const rows = await this.db.query<{ cart_id: string }>(
-      `SELECT cart_id FROM payment_session WHERE provider_id = 'klarna' AND data->>'order_id' = $1 LIMIT 1`,
+      `SELECT cart_id FROM payment_session WHERE provider_id = '${PROVIDER_ID}' AND data->>'order_id' = $1 LIMIT 1`,
       [klarnaOrderId],
     );
     return rows[0]?.cart_id;
@@ -310,7 +311,7 @@ export class StoreQueries {
     const rows = await this.db.query<{ id: string }>(
       `SELECT id FROM (
          SELECT p.data->>'order_id' AS id FROM payment p
-          WHERE p.provider_id = 'klarna' AND p.data->>'order_id' IS NOT NULL AND p.order_id IS NOT NULL
+          WHERE p.provider_id = '${PROVIDER_ID}' AND p.data->>'order_id' IS NOT NULL AND p.order_id IS NOT NULL
             AND ($1::timestamptz IS NULL OR p.updated_at >= $1
                  OR EXISTS (SELECT 1 FROM refund r WHERE r.payment_id = p.id AND r.created_at >= $1))
          UNION SELECT klarna_order_id FROM klarna_refund WHERE $1::timestamptz IS NULL OR updated_at >= $1

@@ -15,7 +15,7 @@ import { ignoreNotFound } from "../medusa/order-management";
 import { parseOptions, KlarnaPluginOptions } from "../medusa/options";
 import { KlarnaPaymentError, KlarnaPluginRefusal, paymentError, PaymentAction, redact } from "../medusa/payment-error";
 import { KlarnaPlugin } from "../medusa/plugin";
-import { currentRefundScope } from "../medusa/refund-context";
+import { currentRequestScope } from "../medusa/request-context";
 
 const CART_RELATIONS = [
   "items",
@@ -95,7 +95,7 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
 
   protected error(action: PaymentAction, err: unknown): PaymentProcessorError {
     const out = this.describeError(action, err);
-    currentRefundScope()?.failures.push(out);
+    currentRequestScope()?.failures.push(out);
     return out;
   }
 
@@ -186,7 +186,7 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
       if (!refunds.some((r) => r.klarna_refund_id === row.klarna_refund_id)) {
         refunds.push({ klarna_refund_id: String(row.klarna_refund_id), amount: row.amount, intent: row.intent, idempotency_key: row.idempotency_key });
       }
-      currentRefundScope()?.refunds.push({ intent: row.intent, klarna_refund_id: row.klarna_refund_id ?? undefined, idempotency_key: row.idempotency_key });
+      currentRequestScope()?.refunds.push({ intent: row.intent, klarna_refund_id: row.klarna_refund_id ?? undefined, idempotency_key: row.idempotency_key });
       return { ...data, refunds };
     } catch (e) {
       return this.error("refund", e);

@@ -2,7 +2,7 @@ import type { MedusaRequest, MedusaResponse } from "@medusajs/medusa";
 import { formatMoney } from "../../../../../../klarna/money";
 import { PROCESSOR_KEY } from "../../../../../../medusa/identifiers";
 import { ADOPTION_NOTE } from "../../../../../../medusa/refund-intents";
-import { finishScope, runWithRefundContext } from "../../../../../../medusa/refund-context";
+import { finishScope, runWithRequestContext } from "../../../../../../medusa/request-context";
 import type KlarnaPaymentProcessor from "../../../../../../services/klarna";
 import { asAdminError, duplicate, notAllowed, notFound } from "../../../http-error";
 
@@ -32,7 +32,7 @@ export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<voi
     throw duplicate(`Medusa already records Klarna refund ${klarnaRefundId}.`);
   }
 
-  const { scope, result } = runWithRefundContext({ kind: "adoption", order_id: orderId, klarna_refund_id: klarnaRefundId }, () =>
+  const { scope, result } = runWithRequestContext({ kind: "adoption", order_id: orderId, klarna_refund_id: klarnaRefundId }, () =>
     manager.transaction((m: any) => orderService.withTransaction(m).createRefund(orderId, refund.refunded_amount, "other", ADOPTION_NOTE(klarnaRefundId))),
   );
   let committed = false;

@@ -1,7 +1,7 @@
 import type { MedusaRequest, MedusaResponse } from "@medusajs/medusa";
 import { PROCESSOR_KEY, PROVIDER_ID } from "../../../../../../medusa/identifiers";
 import { FEE_WAIVER_NOTE } from "../../../../../../medusa/refund-intents";
-import { finishScope, runWithRefundContext } from "../../../../../../medusa/refund-context";
+import { finishScope, runWithRequestContext } from "../../../../../../medusa/request-context";
 import type KlarnaPaymentProcessor from "../../../../../../services/klarna";
 import { asAdminError, duplicate, notAllowed } from "../../../http-error";
 
@@ -35,7 +35,7 @@ export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<voi
   }
 
   const fee = waiver.fee.amount;
-  const { scope, result } = runWithRefundContext({ kind: "fee_waiver", return_id: returnId }, () =>
+  const { scope, result } = runWithRequestContext({ kind: "fee_waiver", return_id: returnId }, () =>
     manager.transaction((m: any) => orderService.withTransaction(m).createRefund(order.id, fee, "other", FEE_WAIVER_NOTE(returnId))),
   );
   let committed = false;

@@ -1,11 +1,12 @@
 import { AsyncLocalStorage } from "async_hooks";
 
 /**
- * Which refund a `refundPayment(paymentData, amount)` call belongs to. Medusa tells the processor
- * nothing about it, so the plugin's middleware on the admin routes that refund (api/middlewares.ts)
- * stores it here for the duration of the request, and the processor reads it.
+ * What the admin request in progress is about: which refund a `refundPayment(paymentData, amount)`
+ * call belongs to (Medusa tells the processor nothing about it), or a capture or a return's cancel
+ * the plugin guards. The plugin's middleware on those admin routes (api/middlewares.ts) stores it
+ * here for the duration of the request, and the processor reads it.
  */
-export type RefundContext =
+export type RequestContext =
   | { kind: "return"; return_id: string; items?: Array<{ item_id: string; quantity: number }>; refund?: number }
   | { kind: "claim"; order_id: string }
   | { kind: "swap"; order_id: string; swap_id: string }
@@ -25,7 +26,7 @@ export interface ScopeOutcome {
 }
 
 export interface RequestScope {
-  context: RefundContext;
+  context: RequestContext;
   /** Run when the HTTP request is over (its transaction committed or rolled back). */
   onFinish: Array<(outcome: ScopeOutcome) => void | Promise<void>>;
   /** Ledger entries this request settled with Klarna: Medusa records them if the request commits. */
@@ -42,13 +43,13 @@ export interface RequestScope {
 
 const storage = new AsyncLocalStorage<RequestScope>();
 
-export function runWithRefundContext<T>(context: RefundContext, fn: () => T): { scope: RequestScope; result: T } {
+export function runWithRequestContext<T>(context: RequestContext, fn: () => T): { scope: RequestScope; result: T } {
   const scope: RequestScope = { context, onFinish: [], entries: new Set(), leases: new Map(), refunds: [], failures: [], prefetched: new Map() };
   const result = storage.run(scope, fn);
   return { scope, result };
 }
 
-export function currentRefundScope(): RequestScope | undefined {
+export function currentRequestScope(): RequestScope | undefined {
   return storage.getStore();
 }
 
