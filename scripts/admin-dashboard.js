@@ -13,38 +13,39 @@
 //  - it copies the dashboard's sources into `<working folder>/.cache` and bundles them from there, so
 //    the working folder must resolve node_modules: it lives in node_modules/.cache here;
 //  - webpack 5.88.x: newer 5.x rejects webpackbar's progress options ("unknown property 'name'").
-"use strict"
+"use strict";
 
-const crypto = require("crypto")
-const fs = require("fs")
-const os = require("os")
-const path = require("path")
-const { spawn } = require("child_process")
+const crypto = require("crypto");
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+const { spawn } = require("child_process");
 
-const ROOT = path.resolve(__dirname, "..")
-const STORE_DIR = path.join(ROOT, "store")
+const ROOT = path.resolve(__dirname, "..");
+const STORE_DIR = path.join(ROOT, "store");
 // One cache per checkout, in the OS temp folder (not under node_modules: the dashboard's webpack
 // config compiles its TypeScript sources only outside paths matching /node_modules/).
-const CACHE_ROOT = path.join(os.tmpdir(), `medusa-plugin-klarna-admin-${crypto.createHash("sha256").update(ROOT).digest("hex").slice(0, 8)}`)
+const CACHE_ROOT = path.join(os.tmpdir(), `medusa-plugin-klarna-admin-${crypto.createHash("sha256").update(ROOT).digest("hex").slice(0, 8)}`);
 /** Bump when the way the dashboard is built changes. */
-const RECIPE = "1"
+const RECIPE = "1";
 
 /** @param {string} pkg */
 function version(pkg) {
   // Some packages do not export ./package.json: read it from node_modules directly.
-  return JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", pkg, "package.json"), "utf8")).version
+  return JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", pkg, "package.json"), "utf8")).version;
 }
 
 /** What the build depends on: the plugin's widget bundle, the dashboard's packages, the recipe. */
 function inputsHash() {
-  const entry = path.join(ROOT, "dist", "admin", "_virtual_entry.js")
-  if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first (it runs medusa-admin bundle).`)
-  const h = crypto.createHash("sha256")
-  h.update(`recipe ${RECIPE}\n`)
-  for (const pkg of ["@medusajs/admin", "@medusajs/admin-ui", "@medusajs/ui", "medusa-react", "webpack", "react"]) h.update(`${pkg}@${version(pkg)}\n`)
-  h.update(fs.readFileSync(entry))
-  h.update(fs.readFileSync(path.join(STORE_DIR, "medusa-config.js")))
-  return h.digest("hex").slice(0, 16)
+  const entry = path.join(ROOT, "dist", "admin", "_virtual_entry.js");
+  if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first (it runs medusa-admin bundle).`);
+  const h = crypto.createHash("sha256");
+  h.update(`recipe ${RECIPE}\n`);
+  for (const pkg of ["@medusajs/admin", "@medusajs/admin-ui", "@medusajs/ui", "medusa-react", "webpack", "react"])
+    h.update(`${pkg}@${version(pkg)}\n`);
+  h.update(fs.readFileSync(entry));
+  h.update(fs.readFileSync(path.join(STORE_DIR, "medusa-config.js")));
+  return h.digest("hex").slice(0, 16);
 }
 
 /**
@@ -53,64 +54,64 @@ function inputsHash() {
  */
 /** @param {{ log?: (line: string) => void }} [opts] */
 async function dashboardBuild({ log = () => {} } = {}) {
-  const hash = inputsHash()
-  const done = path.join(CACHE_ROOT, hash, "build")
-  if (fs.existsSync(path.join(done, "index.html"))) return { dir: done, cached: true, ms: 0 }
+  const hash = inputsHash();
+  const done = path.join(CACHE_ROOT, hash, "build");
+  if (fs.existsSync(path.join(done, "index.html"))) return { dir: done, cached: true, ms: 0 };
 
-  const t0 = Date.now()
-  const work = path.join(CACHE_ROOT, `${hash}.${process.pid}.tmp`)
-  fs.rmSync(work, { recursive: true, force: true })
-  fs.mkdirSync(work, { recursive: true })
-  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(work, "node_modules"), "dir")
-  fs.writeFileSync(path.join(work, "package.json"), JSON.stringify({ name: "klarna-admin-dashboard-build", private: true, dependencies: {} }))
+  const t0 = Date.now();
+  const work = path.join(CACHE_ROOT, `${hash}.${process.pid}.tmp`);
+  fs.rmSync(work, { recursive: true, force: true });
+  fs.mkdirSync(work, { recursive: true });
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(work, "node_modules"), "dir");
+  fs.writeFileSync(path.join(work, "package.json"), JSON.stringify({ name: "klarna-admin-dashboard-build", private: true, dependencies: {} }));
   // The store's own config, with the admin plugin switched on (see store/medusa-config.js).
-  fs.writeFileSync(path.join(work, "medusa-config.js"), `module.exports = require(${JSON.stringify(path.join(STORE_DIR, "medusa-config.js"))})\n`)
-  const outDir = path.join(work, "build")
-  const bin = require.resolve("@medusajs/admin/bin/medusa-admin.js", { paths: [ROOT] })
+  fs.writeFileSync(path.join(work, "medusa-config.js"), `module.exports = require(${JSON.stringify(path.join(STORE_DIR, "medusa-config.js"))})\n`);
+  const outDir = path.join(work, "build");
+  const bin = require.resolve("@medusajs/admin/bin/medusa-admin.js", { paths: [ROOT] });
   await new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, "build"], {
       cwd: work,
       env: { ...process.env, KLARNA_ADMIN_BUILD_DIR: outDir, NODE_ENV: "production", MEDUSA_DISABLE_TELEMETRY: "true" },
       stdio: ["ignore", "pipe", "pipe"],
-    })
-    let tail = ""
+    });
+    let tail = "";
     const onData = (/** @type {Buffer | string} */ d) => {
-      const text = String(d)
-      tail = (tail + text).slice(-4000)
-      for (const line of text.split("\n")) if (line.trim()) log(line)
-    }
-    child.stdout.on("data", onData)
-    child.stderr.on("data", onData)
-    child.on("error", reject)
+      const text = String(d);
+      tail = (tail + text).slice(-4000);
+      for (const line of text.split("\n")) if (line.trim()) log(line);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("error", reject);
     child.on("exit", (code) => {
-      if (code === 0 && fs.existsSync(path.join(outDir, "index.html"))) resolve(undefined)
-      else reject(new Error(`medusa-admin build failed (exit ${code}):\n${tail}`))
-    })
-  })
+      if (code === 0 && fs.existsSync(path.join(outDir, "index.html"))) resolve(undefined);
+      else reject(new Error(`medusa-admin build failed (exit ${code}):\n${tail}`));
+    });
+  });
   // Keep the build only: the copied dashboard sources are ~100 MB. One cached build is enough.
-  fs.rmSync(path.join(work, ".cache"), { recursive: true, force: true })
+  fs.rmSync(path.join(work, ".cache"), { recursive: true, force: true });
   for (const old of fs.readdirSync(CACHE_ROOT)) {
-    if (old !== path.basename(work) && old !== hash && !old.endsWith(".tmp")) fs.rmSync(path.join(CACHE_ROOT, old), { recursive: true, force: true })
+    if (old !== path.basename(work) && old !== hash && !old.endsWith(".tmp")) fs.rmSync(path.join(CACHE_ROOT, old), { recursive: true, force: true });
   }
   // Another process (the demo, a test) may have finished a build of the same inputs meanwhile, and
   // may be serving it: keep that one.
   if (fs.existsSync(path.join(done, "index.html"))) {
-    fs.rmSync(work, { recursive: true, force: true })
-    return { dir: done, cached: true, ms: Date.now() - t0 }
+    fs.rmSync(work, { recursive: true, force: true });
+    return { dir: done, cached: true, ms: Date.now() - t0 };
   }
-  fs.rmSync(path.join(CACHE_ROOT, hash), { recursive: true, force: true }) // an unfinished one
-  fs.renameSync(work, path.join(CACHE_ROOT, hash))
-  return { dir: done, cached: false, ms: Date.now() - t0 }
+  fs.rmSync(path.join(CACHE_ROOT, hash), { recursive: true, force: true }); // an unfinished one
+  fs.renameSync(work, path.join(CACHE_ROOT, hash));
+  return { dir: done, cached: false, ms: Date.now() - t0 };
 }
 
-module.exports = { dashboardBuild, inputsHash, CACHE_ROOT }
+module.exports = { dashboardBuild, inputsHash, CACHE_ROOT };
 
 if (require.main === module) {
   dashboardBuild({ log: (/** @type {string} */ l) => process.stderr.write(l + "\n") }).then(
     (r) => console.log(JSON.stringify(r)),
     (e) => {
-      console.error(e.message)
-      process.exit(1)
+      console.error(e.message);
+      process.exit(1);
     },
-  )
+  );
 }

@@ -2,11 +2,11 @@
 // It lives in its own folder because Medusa also loads `<project>/dist` as the project's own code:
 // at the repository root it would load the plugin twice.
 // Everything comes from the environment, so the same file serves the demo, the tests and the CLI.
-const path = require("path")
+const path = require("path");
 
 // The admin dashboard (@medusajs/admin) joins only where KLARNA_ADMIN_BUILD_DIR names its built
 // files (the browser tests, `medusa-admin build`): the other tests and the demo stay API-only.
-const adminBuildDir = process.env.KLARNA_ADMIN_BUILD_DIR
+const adminBuildDir = process.env.KLARNA_ADMIN_BUILD_DIR;
 
 const klarnaOptions = {
   ...(adminBuildDir ? { enableUI: true } : {}),
@@ -15,7 +15,7 @@ const klarnaOptions = {
   base_url: process.env.KLARNA_BASE_URL || "http://127.0.0.1:4010",
   timeout_ms: Number(process.env.KLARNA_TIMEOUT_MS || 10000),
   ...(process.env.KLARNA_PLUGIN_OPTIONS ? JSON.parse(process.env.KLARNA_PLUGIN_OPTIONS) : {}),
-}
+};
 
 module.exports = {
   projectConfig: {
@@ -34,13 +34,11 @@ module.exports = {
     "medusa-fulfillment-manual",
     "medusa-payment-manual",
     { resolve: path.resolve(__dirname, ".."), options: klarnaOptions },
-    ...(adminBuildDir
-      ? [{ resolve: "@medusajs/admin", options: { serve: true, autoRebuild: false, path: "/app", outDir: adminBuildDir } }]
-      : []),
+    ...(adminBuildDir ? [{ resolve: "@medusajs/admin", options: { serve: true, autoRebuild: false, path: "/app", outDir: adminBuildDir } }] : []),
   ],
   modules: {
     eventBus: { resolve: "@medusajs/event-bus-local" },
     cacheService: { resolve: "@medusajs/cache-inmemory" },
   },
   featureFlags: {},
-}
+};

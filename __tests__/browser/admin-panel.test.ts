@@ -14,11 +14,13 @@ import { capturedOrder, checkoutWithKlarna, ok, receive, requestReturn, startSto
  * the order, read the panel, give a return fee back, and see a Klarna refusal stay on screen.
  * Screenshots: docs/screenshots/ with `npm run screenshots`.
  */
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+
 const { dashboardBuild } = require("../../scripts/admin-dashboard");
 
 /** `npm run screenshots` writes them to docs/screenshots (committed); a plain test run to a temp folder. */
-const SHOTS = process.env.KLARNA_SCREENSHOTS_DIR ? path.resolve(process.env.KLARNA_SCREENSHOTS_DIR) : path.join(os.tmpdir(), "medusa-plugin-klarna-screenshots");
+const SHOTS = process.env.KLARNA_SCREENSHOTS_DIR
+  ? path.resolve(process.env.KLARNA_SCREENSHOTS_DIR)
+  : path.join(os.tmpdir(), "medusa-plugin-klarna-screenshots");
 
 let s: TestStore;
 let browser: Browser;
@@ -52,7 +54,12 @@ beforeAll(async () => {
   ok(await receive(s, b.id, [{ item_id: large.id, quantity: 1 }]), "receive b");
   returns = { a, b };
 
-  browser = await puppeteer.launch({ args: chromium.args, executablePath: await chromium.executablePath(), headless: true, defaultViewport: { width: 1440, height: 1000 } });
+  browser = await puppeteer.launch({
+    args: chromium.args,
+    executablePath: await chromium.executablePath(),
+    headless: true,
+    defaultViewport: { width: 1440, height: 1000 },
+  });
   page = await browser.newPage();
   page.setDefaultTimeout(30_000);
   fs.mkdirSync(SHOTS, { recursive: true });
@@ -68,7 +75,8 @@ const panel = () => page.waitForSelector('[data-testid="klarna-panel"]') as Prom
 const text = (selector: string) => page.$eval(selector, (e) => (e as HTMLElement).innerText);
 const texts = (selector: string) => page.$$eval(selector, (els) => els.map((e) => (e as HTMLElement).innerText));
 /** What a refund card says about Medusa's books: its badge, then why, on one line. */
-const medusaStates = () => page.$$eval('[data-testid="klarna-refund-medusa"]', (els) => els.map((e) => (e as HTMLElement).innerText.replace(/\s+/g, " ").trim()));
+const medusaStates = () =>
+  page.$$eval('[data-testid="klarna-refund-medusa"]', (els) => els.map((e) => (e as HTMLElement).innerText.replace(/\s+/g, " ").trim()));
 
 /**
  * The dashboard scrolls inside its own layout, not the page: to capture the whole panel (and, for
@@ -95,7 +103,7 @@ async function expectOnScreen(selector: string) {
       await page.reload({ waitUntil: "networkidle2" });
       await page.waitForSelector(selector);
     });
-  } catch (e) {
+  } catch {
     await page.screenshot({ path: path.join(SHOTS, "failure.png"), fullPage: true }).catch(() => undefined);
     const shown = await page.$eval('[data-testid="klarna-panel"]', (el) => (el as HTMLElement).innerText).catch(() => "(no Klarna panel)");
     throw new Error(`${selector} did not appear on ${page.url()} (screenshot ${path.join(SHOTS, "failure.png")}). The panel showed:\n${shown}`);
@@ -166,7 +174,9 @@ it("gives a return's fee back after a confirmation, and the panel shows the new 
   // The first return's card (the ledger lists oldest first).
   await clickAndConfirm(`${card} [data-testid="klarna-waive-fee"]`, "Give fee back");
   await page.waitForSelector('[data-testid="klarna-action-result"]');
-  expect(await text('[data-testid="klarna-action-result"]')).toMatch(/Return fee given back\. €3\.57 of return ret_\w+ refunded through Klarna \(Klarna refund [0-9a-f-]{36}\)\./);
+  expect(await text('[data-testid="klarna-action-result"]')).toMatch(
+    /Return fee given back\. €3\.57 of return ret_\w+ refunded through Klarna \(Klarna refund [0-9a-f-]{36}\)\./,
+  );
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="klarna-waive-fee"]').length === 1);
   const purposes = await texts('[data-testid="klarna-refund"]');
   expect(purposes).toHaveLength(3);
@@ -200,7 +210,9 @@ it("keeps Klarna's refusal on screen: message, code and correlation id", async (
   const refused = journal.filter((e) => e.outcome === "fault").pop();
   expect(refused.response.body.correlation_id).toBe(correlation);
   expect(await text(`${failed} [data-testid="klarna-refund-error-code"]`)).toBe("REFUND_NOT_ALLOWED");
-  expect(await text(`${failed} [data-testid="klarna-refund-error-message"]`)).toMatch(/^Klarna refused the refund: Refund not allowed for this order/);
+  expect(await text(`${failed} [data-testid="klarna-refund-error-message"]`)).toMatch(
+    /^Klarna refused the refund: Refund not allowed for this order/,
+  );
 
   // Toasts leave after a few seconds; the panel keeps Klarna's answer.
   await new Promise((r) => setTimeout(r, 6000));
@@ -234,12 +246,20 @@ it("checks a refund whose answer was lost with Klarna, and the panel settles it"
 
   await clickAndConfirm('[data-testid="klarna-check-refund"]', "Check with Klarna");
   await page.waitForSelector('[data-testid="klarna-action-result"]');
-  expect(await text('[data-testid="klarna-action-result"]')).toMatch(new RegExp(`Klarna has this refund\\. Klarna made Return ${ret.id}: refund [0-9a-f-]{36} of 26\\.18 EUR\\. Marked as succeeded; it will not be sent again\\.`));
+  expect(await text('[data-testid="klarna-action-result"]')).toMatch(
+    new RegExp(
+      `Klarna has this refund\\. Klarna made Return ${ret.id}: refund [0-9a-f-]{36} of 26\\.18 EUR\\. Marked as succeeded; it will not be sent again\\.`,
+    ),
+  );
   await page.waitForFunction(() => document.querySelector('[data-testid="klarna-refund-status"]')?.textContent === "succeeded");
   expect(await page.$('[data-testid="klarna-check-refund"]')).toBeNull();
   // Klarna made it; Medusa records it when the return is received again, as the finding says.
   expect(await page.$eval('[data-testid="klarna-refund-medusa"]', (e) => e.getAttribute("data-state"))).toBe("not_recorded");
-  expect(await texts('[data-testid="klarna-finding-action"]')).toEqual([expect.stringMatching(new RegExp(`^Receive return ${ret.id} again: the plugin records Klarna refund [0-9a-f-]{36} and sends nothing to Klarna\\.$`))]);
+  expect(await texts('[data-testid="klarna-finding-action"]')).toEqual([
+    expect.stringMatching(
+      new RegExp(`^Receive return ${ret.id} again: the plugin records Klarna refund [0-9a-f-]{36} and sends nothing to Klarna\\.$`),
+    ),
+  ]);
   expect(await page.$('[data-testid="klarna-record-refund"]')).toBeNull();
 }, 60_000);
 
@@ -254,8 +274,12 @@ it("records in Medusa a refund made at Klarna outside the plugin: the finding, R
   await expectOnScreen('[data-testid="klarna-record-refund"]');
   expect(await text('[data-testid="klarna-agreement"]')).toContain("Klarna and Medusa differ");
   const [finding] = await texts('[data-testid="klarna-finding"]');
-  expect(finding).toContain(`Klarna refunded 10.00 EUR on order #${o.display_id} (Klarna refund ${klarnaRefundId}) outside this plugin, and Medusa has not recorded it.`);
-  expect(finding).toContain("What to do: Record refund: Medusa records the 10.00 EUR Klarna refunded, and nothing is sent to Klarna, so the customer is not refunded twice.");
+  expect(finding).toContain(
+    `Klarna refunded 10.00 EUR on order #${o.display_id} (Klarna refund ${klarnaRefundId}) outside this plugin, and Medusa has not recorded it.`,
+  );
+  expect(finding).toContain(
+    "What to do: Record refund: Medusa records the 10.00 EUR Klarna refunded, and nothing is sent to Klarna, so the customer is not refunded twice.",
+  );
   await shot("klarna-panel-refund-not-recorded");
 
   await clickAndConfirm('[data-testid="klarna-record-refund"]', "Record refund");
@@ -287,7 +311,10 @@ it("a return cancelled after Klarna refunded it: Klarna's refund is shown not re
   await s.k.control("DELETE", "/faults");
   // Cancelled by code (the admin route would refuse it: Klarna may have refunded).
   await s.container.resolve("manager").transaction((m: any) => s.container.resolve("returnService").withTransaction(m).cancel(ret.id));
-  ok(await s.admin().post(`/admin/klarna/refunds/${(await s.db.query(`SELECT id FROM klarna_refund WHERE resource_id = $1`, [ret.id]))[0].id}/check`), "check");
+  ok(
+    await s.admin().post(`/admin/klarna/refunds/${(await s.db.query(`SELECT id FROM klarna_refund WHERE resource_id = $1`, [ret.id]))[0].id}/check`),
+    "check",
+  );
   const klarnaRefundId = (await s.k.call("GET", `/ordermanagement/v1/orders/${kid}`)).data.refunds[0].refund_id;
 
   await page.goto(`${s.url}/app/a/orders/${o.id}`, { waitUntil: "networkidle2" });
@@ -299,10 +326,15 @@ it("a return cancelled after Klarna refunded it: Klarna's refund is shown not re
 
   await clickAndConfirm('[data-testid="klarna-record-refund"]', "Record refund");
   await page.waitForSelector('[data-testid="klarna-action-result"]');
-  expect(await text('[data-testid="klarna-action-result"]')).toContain(`Recorded Klarna refund ${klarnaRefundId} (26.18 EUR) in Medusa. Nothing was sent to Klarna.`);
+  expect(await text('[data-testid="klarna-action-result"]')).toContain(
+    `Recorded Klarna refund ${klarnaRefundId} (26.18 EUR) in Medusa. Nothing was sent to Klarna.`,
+  );
   await page.waitForFunction(() => document.querySelector('[data-testid="klarna-agreement"]')?.getAttribute("data-agrees") === "true");
   // The return's entry and the entry that recorded it: both say Medusa has it.
-  expect(await medusaStates()).toEqual(["Recorded in Medusa by a later entry for the same Klarna refund (nothing was refunded twice).", "Recorded in Medusa"]);
+  expect(await medusaStates()).toEqual([
+    "Recorded in Medusa by a later entry for the same Klarna refund (nothing was refunded twice).",
+    "Recorded in Medusa",
+  ]);
   expect((await s.k.call("GET", `/ordermanagement/v1/orders/${kid}`)).data.refunds).toHaveLength(1);
 }, 60_000);
 
@@ -346,7 +378,9 @@ it("extends the authorisation from the panel: Klarna's new expiry, in the panel 
   await page.waitForSelector('[data-testid="klarna-action-result"]');
   const after = (await s.k.call("GET", `/ordermanagement/v1/orders/${kid}`)).data.expires_at;
   expect(new Date(after).getTime() - new Date(before).getTime()).toBeGreaterThan(9 * 24 * 3600_000);
-  expect(await text('[data-testid="klarna-action-result"]')).toContain(`Klarna extended the authorisation: the order can be captured until ${after.slice(0, 10)}`);
+  expect(await text('[data-testid="klarna-action-result"]')).toContain(
+    `Klarna extended the authorisation: the order can be captured until ${after.slice(0, 10)}`,
+  );
   const [row] = await s.db.query(`SELECT data->>'expires_at' AS expires_at FROM payment WHERE id = $1`, [o.payments[0].id]);
   expect(row.expires_at.slice(0, 10)).toBe(after.slice(0, 10));
 }, 60_000);

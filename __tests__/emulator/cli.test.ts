@@ -42,9 +42,15 @@ describe("klarna-emulator bin", () => {
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect((await axios.get(`${url}/_emulator/health`)).data).toEqual({ ok: true });
       expect((await axios.get(`${url}/_emulator/settings`)).data).toMatchObject({ username: "shop", om_line_arithmetic: "lenient" });
-      const denied = await axios.get(`${url}/ordermanagement/v1/orders/x`, { validateStatus: () => true, auth: { username: "shop", password: "no" } });
+      const denied = await axios.get(`${url}/ordermanagement/v1/orders/x`, {
+        validateStatus: () => true,
+        auth: { username: "shop", password: "no" },
+      });
       expect(denied.status).toBe(401);
-      const allowed = await axios.get(`${url}/ordermanagement/v1/orders/x`, { validateStatus: () => true, auth: { username: "shop", password: "pw" } });
+      const allowed = await axios.get(`${url}/ordermanagement/v1/orders/x`, {
+        validateStatus: () => true,
+        auth: { username: "shop", password: "pw" },
+      });
       expect(allowed.status).toBe(404);
     } finally {
       await stop(child);
@@ -64,7 +70,9 @@ describe("klarna-emulator bin", () => {
       );
     for (const args of [[], ["--allow-remote-control"], ["--control-token", TOKEN]]) {
       const message = await refusal(args);
-      expect(message).toMatch(/^emulator exited 1: klarna-emulator: refusing to listen on 0\.0\.0\.0: the control endpoints \(\/_emulator\/\*\) would be open to the network; .*--allow-remote-control.*--control-token/);
+      expect(message).toMatch(
+        /^emulator exited 1: klarna-emulator: refusing to listen on 0\.0\.0\.0: the control endpoints \(\/_emulator\/\*\) would be open to the network; .*--allow-remote-control.*--control-token/,
+      );
       expect(message.trim().split("\n")).toHaveLength(1);
     }
     expect(await refusal(["--allow-remote-control", "--control-token", "short"])).toMatch(/--control-token must be at least 16 characters/);

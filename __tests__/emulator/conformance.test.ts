@@ -57,10 +57,15 @@ describe("every error row of KLARNA.md", () => {
     const orderId = await k.createOrder({});
     const body = {
       refunded_amount: 10000,
-      order_lines: [tshirt({ tax_rate: 2500, total_tax_amount: 2990 }), ],
+      order_lines: [tshirt({ tax_rate: 2500, total_tax_amount: 2990 })],
     };
     const strict = await k.call("POST", refunds(orderId), body);
-    expectKlarnaError(strict, 400, "BAD_VALUE", "Bad value: order_lines[0].total_tax_amount differs from the calculated value [2000] by more than [1]");
+    expectKlarnaError(
+      strict,
+      400,
+      "BAD_VALUE",
+      "Bad value: order_lines[0].total_tax_amount differs from the calculated value [2000] by more than [1]",
+    );
     const badTotal = await k.call("POST", refunds(orderId), { refunded_amount: 10000, order_lines: [tshirt({ quantity: 2 })] });
     expectKlarnaError(badTotal, 400, "BAD_VALUE", /order_lines\[0\]\.total_amount differs from the calculated value \[20000\]/);
     await k.control("PATCH", "/settings", { om_line_arithmetic: "lenient" });
@@ -79,11 +84,26 @@ describe("every error row of KLARNA.md", () => {
 
   it("403 REFUND_NOT_ALLOWED: no captures, and over refund, with Klarna's exact messages", async () => {
     const uncaptured = await k.createOrder({ captured: false });
-    expectKlarnaError(await k.call("POST", refunds(uncaptured), { refunded_amount: 100 }), 403, "REFUND_NOT_ALLOWED", "Order has no captures. Refund not possible");
+    expectKlarnaError(
+      await k.call("POST", refunds(uncaptured), { refunded_amount: 100 }),
+      403,
+      "REFUND_NOT_ALLOWED",
+      "Order has no captures. Refund not possible",
+    );
     const captured = await k.createOrder({});
-    expectKlarnaError(await k.call("POST", refunds(captured), { refunded_amount: 10001 }), 403, "REFUND_NOT_ALLOWED", "Over refund is not allowed. Refund not possible.");
+    expectKlarnaError(
+      await k.call("POST", refunds(captured), { refunded_amount: 10001 }),
+      403,
+      "REFUND_NOT_ALLOWED",
+      "Over refund is not allowed. Refund not possible.",
+    );
     expect((await k.call("POST", refunds(captured), { refunded_amount: 6000 })).status).toBe(201);
-    expectKlarnaError(await k.call("POST", refunds(captured), { refunded_amount: 4001 }), 403, "REFUND_NOT_ALLOWED", "Over refund is not allowed. Refund not possible.");
+    expectKlarnaError(
+      await k.call("POST", refunds(captured), { refunded_amount: 4001 }),
+      403,
+      "REFUND_NOT_ALLOWED",
+      "Over refund is not allowed. Refund not possible.",
+    );
   });
 
   it("403 NOT_ALLOWED, CAPTURE_NOT_ALLOWED and CANCEL_NOT_ALLOWED when the state forbids the call", async () => {
@@ -98,7 +118,12 @@ describe("every error row of KLARNA.md", () => {
     const captured = await k.createOrder({});
     expectKlarnaError(await k.call("POST", `/ordermanagement/v1/orders/${captured}/cancel`), 403, "CANCEL_NOT_ALLOWED");
     expect((await k.call("POST", `/ordermanagement/v1/orders/${open}/cancel`)).status).toBe(204);
-    expectKlarnaError(await k.call("POST", `/ordermanagement/v1/orders/${open}/captures`, { captured_amount: 1 }), 403, "CAPTURE_NOT_ALLOWED", /CANCELLED/);
+    expectKlarnaError(
+      await k.call("POST", `/ordermanagement/v1/orders/${open}/captures`, { captured_amount: 1 }),
+      403,
+      "CAPTURE_NOT_ALLOWED",
+      /CANCELLED/,
+    );
   });
 
   it("404 NO_SUCH_ORDER and 404 NOT_FOUND", async () => {
@@ -159,7 +184,16 @@ describe("return-fee rules, each broken alone", () => {
 
   it("refuses when the one capture is not the full order", async () => {
     const orderId = await k.createOrder({ captured: [9999] });
-    expectKlarnaError(await k.call("POST", refunds(orderId), { ...feeBody, refunded_amount: 9499, order_lines: [tshirt({ unit_price: 9999, total_amount: 9999 }), feeBody.order_lines![1]] }), 403, "REFUND_NOT_ALLOWED", /single full capture/);
+    expectKlarnaError(
+      await k.call("POST", refunds(orderId), {
+        ...feeBody,
+        refunded_amount: 9499,
+        order_lines: [tshirt({ unit_price: 9999, total_amount: 9999 }), feeBody.order_lines![1]],
+      }),
+      403,
+      "REFUND_NOT_ALLOWED",
+      /single full capture/,
+    );
   });
 
   it("refuses outside the return-fee markets, allows once the market is listed", async () => {
@@ -171,7 +205,12 @@ describe("return-fee rules, each broken alone", () => {
 
   it("refuses when the lines do not add up exactly to refunded_amount", async () => {
     const orderId = await k.createOrder({});
-    expectKlarnaError(await k.call("POST", refunds(orderId), { ...feeBody, refunded_amount: 9600 }), 403, "REFUND_NOT_ALLOWED", /add up to 9500, not to refunded_amount 9600/);
+    expectKlarnaError(
+      await k.call("POST", refunds(orderId), { ...feeBody, refunded_amount: 9600 }),
+      403,
+      "REFUND_NOT_ALLOWED",
+      /add up to 9500, not to refunded_amount 9600/,
+    );
   });
 
   it("rejects a zero-amount return fee line", async () => {
@@ -266,7 +305,12 @@ describe("orders move as Klarna's do", () => {
   it("captures: PART_CAPTURED, then CAPTURED; release; acknowledge; merchant references", async () => {
     const orderId = await k.createOrder({ captured: false });
     const orders = `/ordermanagement/v1/orders/${orderId}`;
-    const cap = await k.call("POST", `${orders}/captures`, { captured_amount: 4000, order_lines: [] }, { headers: { "Klarna-Idempotency-Key": key() } });
+    const cap = await k.call(
+      "POST",
+      `${orders}/captures`,
+      { captured_amount: 4000, order_lines: [] },
+      { headers: { "Klarna-Idempotency-Key": key() } },
+    );
     expect(cap.status).toBe(201);
     expect(cap.headers.location).toBe(`${k.url}${orders}/captures/${cap.headers["capture-id"]}`);
     let order = (await k.call("GET", orders)).data;
@@ -279,12 +323,27 @@ describe("orders move as Klarna's do", () => {
     expect((await k.call("POST", `${orders}/acknowledge`)).status).toBe(204);
     expect((await k.call("PATCH", `${orders}/merchant-references`, { merchant_reference1: "order_01" })).status).toBe(204);
     expect((await k.call("GET", orders)).data.merchant_reference1).toBe("order_01");
-    expectKlarnaError(await k.call("PATCH", `${orders}/merchant-references`, { merchant_reference1: "x".repeat(256) }), 400, "BAD_VALUE", "Bad value: merchant_reference1");
+    expectKlarnaError(
+      await k.call("PATCH", `${orders}/merchant-references`, { merchant_reference1: "x".repeat(256) }),
+      400,
+      "BAD_VALUE",
+      "Bad value: merchant_reference1",
+    );
   });
 
   it("a PENDING fraud status blocks capture", async () => {
-    const res = await k.control("POST", "/orders", { purchase_country: "DE", purchase_currency: "EUR", order_lines: [tshirt()], fraud_status: "PENDING" });
-    expectKlarnaError(await k.call("POST", `/ordermanagement/v1/orders/${res.order_id}/captures`, { captured_amount: 10000 }), 403, "CAPTURE_NOT_ALLOWED", /PENDING/);
+    const res = await k.control("POST", "/orders", {
+      purchase_country: "DE",
+      purchase_currency: "EUR",
+      order_lines: [tshirt()],
+      fraud_status: "PENDING",
+    });
+    expectKlarnaError(
+      await k.call("POST", `/ordermanagement/v1/orders/${res.order_id}/captures`, { captured_amount: 10000 }),
+      403,
+      "CAPTURE_NOT_ALLOWED",
+      /PENDING/,
+    );
   });
 });
 
@@ -295,7 +354,18 @@ describe("Klarna Payments: session, shopper authorisation, order", () => {
     locale: "de-DE",
     order_amount: 11900,
     order_tax_amount: 1900,
-    order_lines: [{ type: "physical", name: "Hoodie", reference: "HD-1", quantity: 1, unit_price: 11900, tax_rate: 1900, total_amount: 11900, total_tax_amount: 1900 }],
+    order_lines: [
+      {
+        type: "physical",
+        name: "Hoodie",
+        reference: "HD-1",
+        quantity: 1,
+        unit_price: 11900,
+        tax_rate: 1900,
+        total_amount: 11900,
+        total_tax_amount: 1900,
+      },
+    ],
   };
 
   it("creates, updates and reads a session; the shopper authorises; the order is placed once", async () => {
@@ -309,7 +379,10 @@ describe("Klarna Payments: session, shopper authorisation, order", () => {
 
     const auth = await k.control("POST", `/sessions/${sid}/authorize`, {});
     expect(auth.approved).toBe(true);
-    const placed = await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/order`, { ...session, merchant_reference1: "cart_1" });
+    const placed = await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/order`, {
+      ...session,
+      merchant_reference1: "cart_1",
+    });
     expect(placed.status).toBe(200);
     expect(placed.data.fraud_status).toBe("ACCEPTED");
     const order = (await k.call("GET", `/ordermanagement/v1/orders/${placed.data.order_id}`)).data;
@@ -325,7 +398,11 @@ describe("Klarna Payments: session, shopper authorisation, order", () => {
     expectKlarnaError(await k.call("POST", "/payments/v1/sessions", { ...session, order_lines: [] }), 400, "BAD_VALUE", "Bad value: order_lines");
     const sid = (await k.call("POST", "/payments/v1/sessions", session)).data.session_id;
     const auth = await k.control("POST", `/sessions/${sid}/authorize`, { fraud_status: "PENDING" });
-    expectKlarnaError(await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/order`, { ...session, purchase_currency: "SEK" }), 409, "CONFLICT");
+    expectKlarnaError(
+      await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/order`, { ...session, purchase_currency: "SEK" }),
+      409,
+      "CONFLICT",
+    );
     const placed = await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/order`, session);
     expect(placed.data.fraud_status).toBe("PENDING");
   });

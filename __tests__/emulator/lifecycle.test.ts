@@ -33,7 +33,12 @@ describe("expiry (OM MerchantOrderDto.expires_at: 'The order can only be capture
   it("capturing an expired order: 403 CAPTURE_NOT_ALLOWED 'Order {id} is expired. Capture not possible.' (KLARNA.md; Klarna's message as merchants quote it)", async () => {
     const id = await k.createOrder({ captured: false });
     await k.control("POST", "/clock", { advance_seconds: 29 * DAY_S });
-    expectKlarnaError(await k.call("POST", `${om(id)}/captures`, { captured_amount: 100 }), 403, "CAPTURE_NOT_ALLOWED", `Order ${id} is expired. Capture not possible.`);
+    expectKlarnaError(
+      await k.call("POST", `${om(id)}/captures`, { captured_amount: 100 }),
+      403,
+      "CAPTURE_NOT_ALLOWED",
+      `Order ${id} is expired. Capture not possible.`,
+    );
   });
 
   it("authorization_ttl_days is a setting (markets and merchant accounts differ)", async () => {
@@ -89,12 +94,27 @@ describe("POST …/extend-authorization-time (OM extendAuthorizationTime; Klarna
     const captured = await k.createOrder({});
     const part = await k.createOrder({ captured: [1000] });
     await k.call("POST", `${om(cancelled)}/cancel`);
-    expectKlarnaError(await k.call("POST", `${om(cancelled)}/extend-authorization-time`), 403, "NOT_ALLOWED", "Order is cancelled. Authorization time cannot be extended.");
-    expectKlarnaError(await k.call("POST", `${om(captured)}/extend-authorization-time`), 403, "NOT_ALLOWED", "Order is fully captured. Authorization time cannot be extended.");
+    expectKlarnaError(
+      await k.call("POST", `${om(cancelled)}/extend-authorization-time`),
+      403,
+      "NOT_ALLOWED",
+      "Order is cancelled. Authorization time cannot be extended.",
+    );
+    expectKlarnaError(
+      await k.call("POST", `${om(captured)}/extend-authorization-time`),
+      403,
+      "NOT_ALLOWED",
+      "Order is fully captured. Authorization time cannot be extended.",
+    );
     await k.control("POST", "/clock", { advance_seconds: 10 * DAY_S });
     expect((await k.call("POST", `${om(part)}/extend-authorization-time`)).status).toBe(204);
     await k.control("POST", "/clock", { advance_seconds: 19 * DAY_S });
-    expectKlarnaError(await k.call("POST", `${om(expired)}/extend-authorization-time`), 403, "NOT_ALLOWED", "Order is expired. Authorization time cannot be extended.");
+    expectKlarnaError(
+      await k.call("POST", `${om(expired)}/extend-authorization-time`),
+      403,
+      "NOT_ALLOWED",
+      "Order is expired. Authorization time cannot be extended.",
+    );
     expectKlarnaError(await k.call("POST", `${om("nope")}/extend-authorization-time`), 404, "NO_SUCH_ORDER");
   });
 });
@@ -128,7 +148,12 @@ describe("PATCH …/authorization (OM updateAuthorization, body `Update authoriz
     expect((await k.call("PATCH", `${om(id)}/authorization`, { order_amount: 12000, order_lines: lines(12000) })).status).toBe(204);
     expect(await getOrder(id)).toMatchObject({ status: "PART_CAPTURED", order_amount: 12000, remaining_authorized_amount: 8000 });
     await k.control("PATCH", "/settings", { authorization_increase: "refuse" });
-    expectKlarnaError(await k.call("PATCH", `${om(id)}/authorization`, { order_amount: 13000, order_lines: lines(13000) }), 403, "NOT_ALLOWED", /risk assessment/);
+    expectKlarnaError(
+      await k.call("PATCH", `${om(id)}/authorization`, { order_amount: 13000, order_lines: lines(13000) }),
+      403,
+      "NOT_ALLOWED",
+      /risk assessment/,
+    );
     expect((await k.call("PATCH", `${om(id)}/authorization`, { order_amount: 11000, order_lines: lines(11000) })).status).toBe(204);
   });
 
@@ -138,9 +163,24 @@ describe("PATCH …/authorization (OM updateAuthorization, body `Update authoriz
     expectKlarnaError(await patch({ order_lines: lines(100) }), 400, "BAD_VALUE", "Bad value: order_amount");
     expectKlarnaError(await patch({ order_amount: 200000001 }), 400, "BAD_VALUE", "Bad value: order_amount");
     expectKlarnaError(await patch({ order_amount: 100, description: "x".repeat(256) }), 400, "BAD_VALUE", "Bad value: description");
-    expectKlarnaError(await patch({ order_amount: 100, order_lines: [tshirt({ total_amount: 100 })] }), 400, "BAD_VALUE", /order_lines\[0\]\.total_amount differs from the calculated value \[10000\]/);
-    expectKlarnaError(await patch({ order_amount: 100, order_lines: lines(200) }), 400, "BAD_VALUE", /order_amount differs from the sum of order_lines\.total_amount \[200\]/);
-    expectKlarnaError(await patch({ order_amount: 100, order_lines: [tshirt({ tax_rate: 2500, total_tax_amount: 10 })] }), 400, "BAD_VALUE", /total_tax_amount/);
+    expectKlarnaError(
+      await patch({ order_amount: 100, order_lines: [tshirt({ total_amount: 100 })] }),
+      400,
+      "BAD_VALUE",
+      /order_lines\[0\]\.total_amount differs from the calculated value \[10000\]/,
+    );
+    expectKlarnaError(
+      await patch({ order_amount: 100, order_lines: lines(200) }),
+      400,
+      "BAD_VALUE",
+      /order_amount differs from the sum of order_lines\.total_amount \[200\]/,
+    );
+    expectKlarnaError(
+      await patch({ order_amount: 100, order_lines: [tshirt({ tax_rate: 2500, total_tax_amount: 10 })] }),
+      400,
+      "BAD_VALUE",
+      /total_tax_amount/,
+    );
     expect((await getOrder(id)).order_amount).toBe(10000);
   });
 
@@ -157,8 +197,17 @@ describe("PATCH …/authorization (OM updateAuthorization, body `Update authoriz
 });
 
 describe("shipping info (OM appendShippingInfo, CaptureObject.shipping_info, `shipping_info` schema)", () => {
-  const dhl = { shipping_company: "DHL US", shipping_method: "Home", tracking_number: "63456415674545679874", tracking_uri: "http://shipping.example/findmypackage?63456415674545679874" };
-  const ret = { return_shipping_company: "DHL US", return_tracking_number: "93456415674545679888", return_tracking_uri: "http://shipping.example/findmypackage?93456415674545679888" };
+  const dhl = {
+    shipping_company: "DHL US",
+    shipping_method: "Home",
+    tracking_number: "63456415674545679874",
+    tracking_uri: "http://shipping.example/findmypackage?63456415674545679874",
+  };
+  const ret = {
+    return_shipping_company: "DHL US",
+    return_tracking_number: "93456415674545679888",
+    return_tracking_uri: "http://shipping.example/findmypackage?93456415674545679888",
+  };
 
   it("POST …/captures/{id}/shipping-info appends (204); GET capture and GET order show captures[].shipping_info", async () => {
     const id = await k.createOrder({});
@@ -178,29 +227,78 @@ describe("shipping info (OM appendShippingInfo, CaptureObject.shipping_info, `sh
   });
 
   it.each([
-    ["shipping_company over 100", { shipping_company: "x".repeat(101) }, "The size of the shipping_info/shipping_company value must be between 0 and 100"],
-    ["tracking_number over 100", { tracking_number: "1".repeat(101) }, "The size of the shipping_info/tracking_number value must be between 0 and 100"],
+    [
+      "shipping_company over 100",
+      { shipping_company: "x".repeat(101) },
+      "The size of the shipping_info/shipping_company value must be between 0 and 100",
+    ],
+    [
+      "tracking_number over 100",
+      { tracking_number: "1".repeat(101) },
+      "The size of the shipping_info/tracking_number value must be between 0 and 100",
+    ],
     ["tracking_uri over 1024", { tracking_uri: "h".repeat(1025) }, "The size of the shipping_info/tracking_uri value must be between 0 and 1024"],
-    ["return_shipping_company over 100", { return_shipping_company: "x".repeat(101) }, "The size of the shipping_info/return_shipping_company value must be between 0 and 100"],
-    ["return_tracking_number over 100", { return_tracking_number: "1".repeat(101) }, "The size of the shipping_info/return_tracking_number value must be between 0 and 100"],
-    ["return_tracking_uri over 1024", { return_tracking_uri: "h".repeat(1025) }, "The size of the shipping_info/return_tracking_uri value must be between 0 and 1024"],
+    [
+      "return_shipping_company over 100",
+      { return_shipping_company: "x".repeat(101) },
+      "The size of the shipping_info/return_shipping_company value must be between 0 and 100",
+    ],
+    [
+      "return_tracking_number over 100",
+      { return_tracking_number: "1".repeat(101) },
+      "The size of the shipping_info/return_tracking_number value must be between 0 and 100",
+    ],
+    [
+      "return_tracking_uri over 1024",
+      { return_tracking_uri: "h".repeat(1025) },
+      "The size of the shipping_info/return_tracking_uri value must be between 0 and 1024",
+    ],
     ["shipping_method outside the spec's list", { shipping_method: "Drone" }, /shipping_info\/shipping_method must match "\(PickUpStore\|Home\|/],
     ["an unknown field", { carrier: "DHL" }, /shipping_info\/carrier/],
-  ])("%s: 422 UNPROCESSABLE_ENTITY (Klarna docs, 'Manage orders with the API' common errors), on the call and in a capture", async (_name, entry, message) => {
-    const id = await k.createOrder({ captured: [5000] });
-    const captureId = (await getOrder(id)).captures[0].capture_id;
-    expectKlarnaError(await k.call("POST", `${om(id)}/captures/${captureId}/shipping-info`, { shipping_info: [dhl, entry] }), 422, "UNPROCESSABLE_ENTITY", message);
-    expectKlarnaError(await k.call("POST", `${om(id)}/captures`, { captured_amount: 100, shipping_info: [entry] }), 422, "UNPROCESSABLE_ENTITY", message);
-    const order = await getOrder(id);
-    expect(order.captures).toHaveLength(1);
-    expect(order.captures[0].shipping_info).toEqual([]);
-  });
+  ])(
+    "%s: 422 UNPROCESSABLE_ENTITY (Klarna docs, 'Manage orders with the API' common errors), on the call and in a capture",
+    async (_name, entry, message) => {
+      const id = await k.createOrder({ captured: [5000] });
+      const captureId = (await getOrder(id)).captures[0].capture_id;
+      expectKlarnaError(
+        await k.call("POST", `${om(id)}/captures/${captureId}/shipping-info`, { shipping_info: [dhl, entry] }),
+        422,
+        "UNPROCESSABLE_ENTITY",
+        message,
+      );
+      expectKlarnaError(
+        await k.call("POST", `${om(id)}/captures`, { captured_amount: 100, shipping_info: [entry] }),
+        422,
+        "UNPROCESSABLE_ENTITY",
+        message,
+      );
+      const order = await getOrder(id);
+      expect(order.captures).toHaveLength(1);
+      expect(order.captures[0].shipping_info).toEqual([]);
+    },
+  );
 
   it("every shipping_method of the spec's list is accepted", async () => {
     const id = await k.createOrder({});
     const captureId = (await getOrder(id)).captures[0].capture_id;
-    const methods = ["PickUpStore", "Home", "BoxReg", "BoxUnreg", "PickUpPoint", "Own", "Postal", "DHLPackstation", "Digital", "Undefined", "PickUpWarehouse", "ClickCollect", "PalletDelivery"];
-    const res = await k.call("POST", `${om(id)}/captures/${captureId}/shipping-info`, { shipping_info: methods.map((shipping_method) => ({ shipping_method })) });
+    const methods = [
+      "PickUpStore",
+      "Home",
+      "BoxReg",
+      "BoxUnreg",
+      "PickUpPoint",
+      "Own",
+      "Postal",
+      "DHLPackstation",
+      "Digital",
+      "Undefined",
+      "PickUpWarehouse",
+      "ClickCollect",
+      "PalletDelivery",
+    ];
+    const res = await k.call("POST", `${om(id)}/captures/${captureId}/shipping-info`, {
+      shipping_info: methods.map((shipping_method) => ({ shipping_method })),
+    });
     expect(res.status).toBe(204);
   });
 
@@ -211,7 +309,12 @@ describe("shipping info (OM appendShippingInfo, CaptureObject.shipping_info, `sh
     expectKlarnaError(await post({}), 400, "BAD_VALUE", "Bad value: shipping_info");
     expectKlarnaError(await post({ shipping_info: [] }), 400, "BAD_VALUE", "Bad value: shipping_info");
     expectKlarnaError(await post({ shipping_info: Array.from({ length: 501 }, () => ({})) }), 400, "BAD_VALUE", "Bad value: shipping_info");
-    expectKlarnaError(await post({ shipping_info: [dhl] }, "c-1"), 404, "NO_SUCH_CAPTURE", "Capture could not be found. Shipping info cannot be added to capture c-1");
+    expectKlarnaError(
+      await post({ shipping_info: [dhl] }, "c-1"),
+      404,
+      "NO_SUCH_CAPTURE",
+      "Capture could not be found. Shipping info cannot be added to capture c-1",
+    );
     const open = await k.createOrder({ captured: false });
     expectKlarnaError(await post({ shipping_info: [dhl] }, "c-1", open), 403, "NOT_ALLOWED", "Order has no captures.");
     expectKlarnaError(await post({ shipping_info: [dhl] }, "c-1", "nope"), 404, "NO_SUCH_ORDER");
@@ -222,13 +325,28 @@ describe("shipping info (OM appendShippingInfo, CaptureObject.shipping_info, `sh
     expect((await getOrder(id)).shipping_info).toEqual([]);
     expect((await k.call("POST", `${om(id)}/shipping-info`, { shipping_info: [dhl] })).status).toBe(204);
     expect((await getOrder(id)).shipping_info).toEqual([dhl]);
-    expectKlarnaError(await k.call("POST", `${om(id)}/shipping-info`, { shipping_info: [{ shipping_method: "Teleport" }] }), 422, "UNPROCESSABLE_ENTITY");
+    expectKlarnaError(
+      await k.call("POST", `${om(id)}/shipping-info`, { shipping_info: [{ shipping_method: "Teleport" }] }),
+      422,
+      "UNPROCESSABLE_ENTITY",
+    );
     expectKlarnaError(await k.call("POST", `${om("nope")}/shipping-info`, { shipping_info: [dhl] }), 404, "NO_SUCH_ORDER");
   });
 });
 
 describe("PATCH …/customer-details (OM updateConsumerDetails, body `UpdateConsumer`)", () => {
-  const address = { given_name: "Klara", family_name: "Joyce", street_address: "Apartment 10", street_address2: "1 Safeway", postal_code: "12345", city: "Knoxville", region: "TN", country: "us", email: "klara.joyce@klarna.com", phone: "1-555-555-5555" };
+  const address = {
+    given_name: "Klara",
+    family_name: "Joyce",
+    street_address: "Apartment 10",
+    street_address2: "1 Safeway",
+    postal_code: "12345",
+    city: "Knoxville",
+    region: "TN",
+    country: "us",
+    email: "klara.joyce@klarna.com",
+    phone: "1-555-555-5555",
+  };
 
   it("changes the shipping address (204), shown by GET order", async () => {
     const id = await k.createOrder({ captured: false });
@@ -238,13 +356,23 @@ describe("PATCH …/customer-details (OM updateConsumerDetails, body `UpdateCons
 
   it("the billing address cannot be updated (the spec's 403 NOT_ALLOWED)", async () => {
     const id = await k.createOrder({ captured: false });
-    expectKlarnaError(await k.call("PATCH", `${om(id)}/customer-details`, { billing_address: address }), 403, "NOT_ALLOWED", "Billing address cannot be updated.");
+    expectKlarnaError(
+      await k.call("PATCH", `${om(id)}/customer-details`, { billing_address: address }),
+      403,
+      "NOT_ALLOWED",
+      "Billing address cannot be updated.",
+    );
   });
 
   it("an address breaking the spec's limits: 422 INVALID_ADDRESS 'The shipping and/or billing address is invalid' (Klarna docs)", async () => {
     const id = await k.createOrder({ captured: false });
     for (const bad of [{ postal_code: "12345678901" }, { street_address: "x".repeat(101) }, { title: "x".repeat(21) }, { nickname: "K" }]) {
-      expectKlarnaError(await k.call("PATCH", `${om(id)}/customer-details`, { shipping_address: { ...address, ...bad } }), 422, "INVALID_ADDRESS", "The shipping and/or billing address is invalid");
+      expectKlarnaError(
+        await k.call("PATCH", `${om(id)}/customer-details`, { shipping_address: { ...address, ...bad } }),
+        422,
+        "INVALID_ADDRESS",
+        "The shipping and/or billing address is invalid",
+      );
     }
     expectKlarnaError(await k.call("PATCH", `${om(id)}/customer-details`, { shipping_address: address, phone: "1" }), 400, "BAD_VALUE", /phone/);
   });
@@ -252,7 +380,12 @@ describe("PATCH …/customer-details (OM updateConsumerDetails, body `UpdateCons
   it("refused by order state (cancelled, fully captured) and by Klarna's risk check (customer_details_update=refuse)", async () => {
     const cancelled = await k.createOrder({ captured: false });
     await k.call("POST", `${om(cancelled)}/cancel`);
-    expectKlarnaError(await k.call("PATCH", `${om(cancelled)}/customer-details`, { shipping_address: address }), 403, "NOT_ALLOWED", /Order is cancelled/);
+    expectKlarnaError(
+      await k.call("PATCH", `${om(cancelled)}/customer-details`, { shipping_address: address }),
+      403,
+      "NOT_ALLOWED",
+      /Order is cancelled/,
+    );
     const captured = await k.createOrder({});
     expectKlarnaError(await k.call("PATCH", `${om(captured)}/customer-details`, { shipping_address: address }), 403, "NOT_ALLOWED", /fully captured/);
     const open = await k.createOrder({ captured: false });
@@ -276,7 +409,14 @@ describe("POST …/captures/{id}/trigger-send-out (OM triggerSendOut) and the du
     const id = await k.createOrder({});
     const captureId = (await getOrder(id)).captures[0].capture_id;
     const options = await k.call("GET", `${om(id)}/captures/${captureId}/extend-due-date-options`);
-    expect(options.data).toEqual({ currency: "EUR", options: [{ number_of_days: 7, amount: 0 }, { number_of_days: 14, amount: 0 }, { number_of_days: 30, amount: 0 }] });
+    expect(options.data).toEqual({
+      currency: "EUR",
+      options: [
+        { number_of_days: 7, amount: 0 },
+        { number_of_days: 14, amount: 0 },
+        { number_of_days: 30, amount: 0 },
+      ],
+    });
     expect(schemaValidator("om#/components/schemas/ExtendDueDateOptions")(options.data)).toBe(true);
     expect((await k.call("PATCH", `${om(id)}/captures/${captureId}/extend-due-date`, { number_of_days: 14 })).status).toBe(204);
     expectKlarnaError(await k.call("PATCH", `${om(id)}/captures/${captureId}/extend-due-date`, { number_of_days: 9 }), 403, "NOT_ALLOWED");
@@ -301,7 +441,10 @@ describe("refund allocation (KLARNA.md: 'send order lines as they allow us to lo
 
   it("lines of both captures split the refund between them", async () => {
     const id = await twoCaptures();
-    await k.call("POST", `${om(id)}/refunds`, { refunded_amount: 7000, order_lines: [socks({ unit_price: 2000, total_amount: 2000 }), tshirt({ unit_price: 5000, total_amount: 5000 })] });
+    await k.call("POST", `${om(id)}/refunds`, {
+      refunded_amount: 7000,
+      order_lines: [socks({ unit_price: 2000, total_amount: 2000 }), tshirt({ unit_price: 5000, total_amount: 5000 })],
+    });
     expect(await refundedPerCapture(id)).toEqual([5000, 2000]);
   });
 
@@ -309,7 +452,10 @@ describe("refund allocation (KLARNA.md: 'send order lines as they allow us to lo
     const id = await twoCaptures();
     await k.call("POST", `${om(id)}/refunds`, { refunded_amount: 3000 });
     expect(await refundedPerCapture(id)).toEqual([3000, 0]);
-    await k.call("POST", `${om(id)}/refunds`, { refunded_amount: 8000, order_lines: [tshirt({ reference: "GIFT-1", unit_price: 8000, total_amount: 8000 })] });
+    await k.call("POST", `${om(id)}/refunds`, {
+      refunded_amount: 8000,
+      order_lines: [tshirt({ reference: "GIFT-1", unit_price: 8000, total_amount: 8000 })],
+    });
     expect(await refundedPerCapture(id)).toEqual([10000, 1000]);
   });
 
@@ -323,10 +469,20 @@ describe("refund allocation (KLARNA.md: 'send order lines as they allow us to lo
 describe("states, in Klarna's words", () => {
   it("release on a fully captured order: 403 NOT_ALLOWED 'Order is fully captured. Remaining authorization cannot be released.' (KLARNA.md)", async () => {
     const id = await k.createOrder({});
-    expectKlarnaError(await k.call("POST", `${om(id)}/release-remaining-authorization`), 403, "NOT_ALLOWED", "Order is fully captured. Remaining authorization cannot be released.");
+    expectKlarnaError(
+      await k.call("POST", `${om(id)}/release-remaining-authorization`),
+      403,
+      "NOT_ALLOWED",
+      "Order is fully captured. Remaining authorization cannot be released.",
+    );
     const part = await k.createOrder({ captured: [4000] });
     expect((await k.call("POST", `${om(part)}/release-remaining-authorization`)).status).toBe(204);
-    expectKlarnaError(await k.call("POST", `${om(part)}/release-remaining-authorization`), 403, "NOT_ALLOWED", "Order is fully captured. Remaining authorization cannot be released.");
+    expectKlarnaError(
+      await k.call("POST", `${om(part)}/release-remaining-authorization`),
+      403,
+      "NOT_ALLOWED",
+      "Order is fully captured. Remaining authorization cannot be released.",
+    );
   });
 
   it("cancel after a capture: 403 CANCEL_NOT_ALLOWED 'Order has previous captures. Cancel not possible.' (KLARNA.md, Klarna's error page)", async () => {
@@ -337,13 +493,26 @@ describe("states, in Klarna's words", () => {
   it("merchant references of a cancelled order: 403 NOT_ALLOWED 'Can not update a cancelled order.' (OM updateMerchantReferences)", async () => {
     const id = await k.createOrder({ captured: false });
     await k.call("POST", `${om(id)}/cancel`);
-    expectKlarnaError(await k.call("PATCH", `${om(id)}/merchant-references`, { merchant_reference1: "order_2" }), 403, "NOT_ALLOWED", "Can not update a cancelled order.");
+    expectKlarnaError(
+      await k.call("PATCH", `${om(id)}/merchant-references`, { merchant_reference1: "order_2" }),
+      403,
+      "NOT_ALLOWED",
+      "Can not update a cancelled order.",
+    );
     expect((await getOrder(id)).merchant_reference1).toBeUndefined();
   });
 });
 
 describe("the order's fields (OM MerchantOrderDto), from the checkout", () => {
-  const billing = { given_name: "Jane", family_name: "Doe", email: "jane@example.com", street_address: "Unter den Linden 1", postal_code: "10117", city: "Berlin", country: "DE" };
+  const billing = {
+    given_name: "Jane",
+    family_name: "Doe",
+    email: "jane@example.com",
+    street_address: "Unter den Linden 1",
+    postal_code: "10117",
+    city: "Berlin",
+    country: "DE",
+  };
   const shipping = { ...billing, street_address: "Friedrichstraße 100", postal_code: "10117" };
   const session = {
     ...germanSession(),
@@ -353,7 +522,9 @@ describe("the order's fields (OM MerchantOrderDto), from the checkout", () => {
   };
 
   it("klarna_reference, addresses (the place-order request's first), customer, merchant_data, initial_payment_method, shipping_info; valid MerchantOrderDto", async () => {
-    const { placed } = await checkout(k, session, { order: { ...session, billing_address: billing, shipping_address: shipping, merchant_data: "from the order" } });
+    const { placed } = await checkout(k, session, {
+      order: { ...session, billing_address: billing, shipping_address: shipping, merchant_data: "from the order" },
+    });
     expect(placed.status).toBe(200);
     const order = await getOrder(placed.data.order_id);
     expect(order.klarna_reference).toMatch(/^K[A-Z0-9]{6}$/);
@@ -370,7 +541,12 @@ describe("the order's fields (OM MerchantOrderDto), from the checkout", () => {
 
     await k.call("POST", `${om(order.order_id)}/captures`, { captured_amount: 10000 });
     const capture = (await getOrder(order.order_id)).captures[0];
-    expect(capture).toMatchObject({ klarna_reference: `${order.klarna_reference}-1`, billing_address: billing, shipping_address: shipping, shipping_info: [] });
+    expect(capture).toMatchObject({
+      klarna_reference: `${order.klarna_reference}-1`,
+      billing_address: billing,
+      shipping_address: shipping,
+      shipping_info: [],
+    });
     const validateCapture = schemaValidator("om#/components/schemas/Capture");
     expect(validateCapture(capture) ? [] : validateCapture.errors).toEqual([]);
   });

@@ -88,10 +88,20 @@ const notifications = async (orderId?: string) =>
 it("ACCEPTED: one POST to merchant_urls.notification with order_id, event_id, event_type FRAUD_RISK_ACCEPTED; placeholders filled; no signature", async () => {
   const { orderId, sessionId } = await pendingOrder(`${merchant.url}/klarna/notify?order={order.id}&session={session.id}`);
   const decided = await decide(orderId, "ACCEPTED");
-  expect(decided).toMatchObject({ order_id: orderId, fraud_status: "ACCEPTED", status: "AUTHORIZED", notification: { event_type: "FRAUD_RISK_ACCEPTED" } });
+  expect(decided).toMatchObject({
+    order_id: orderId,
+    fraud_status: "ACCEPTED",
+    status: "AUTHORIZED",
+    notification: { event_type: "FRAUD_RISK_ACCEPTED" },
+  });
 
   const [n] = await notifications();
-  expect(n).toMatchObject({ order_id: orderId, event_type: "FRAUD_RISK_ACCEPTED", state: "delivered", url: `${merchant.url}/klarna/notify?order=${orderId}&session=${sessionId}` });
+  expect(n).toMatchObject({
+    order_id: orderId,
+    event_type: "FRAUD_RISK_ACCEPTED",
+    state: "delivered",
+    url: `${merchant.url}/klarna/notify?order=${orderId}&session=${sessionId}`,
+  });
   expect(n.tries).toHaveLength(1);
   expect(n.tries[0].status_code).toBe(200);
 

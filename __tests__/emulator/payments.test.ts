@@ -1,4 +1,4 @@
-import { germanSession, RunningEmulator, startEmulator, tshirt } from "../support/emulator";
+import { germanSession, RunningEmulator, startEmulator } from "../support/emulator";
 import { checkout, expectKlarnaError } from "../support/klarna-answers";
 
 /** Klarna Payments checkout shapes and refusals (payments.yml; Klarna docs; KLARNA.md). */
@@ -19,19 +19,46 @@ describe("US sales tax (Klarna's recommended US shape: tax as one `sales_tax` li
     order_amount: 10800,
     order_tax_amount: 800,
     order_lines: [
-      { type: "physical", reference: "TS-1", name: "T-Shirt", quantity: 2, unit_price: 5000, tax_rate: 0, total_amount: 10000, total_discount_amount: 0, total_tax_amount: 0 },
-      { type: "sales_tax", name: "Sales Tax", quantity: 1, unit_price: 800, tax_rate: 0, total_amount: 800, total_discount_amount: 0, total_tax_amount: 0 },
+      {
+        type: "physical",
+        reference: "TS-1",
+        name: "T-Shirt",
+        quantity: 2,
+        unit_price: 5000,
+        tax_rate: 0,
+        total_amount: 10000,
+        total_discount_amount: 0,
+        total_tax_amount: 0,
+      },
+      {
+        type: "sales_tax",
+        name: "Sales Tax",
+        quantity: 1,
+        unit_price: 800,
+        tax_rate: 0,
+        total_amount: 800,
+        total_discount_amount: 0,
+        total_tax_amount: 0,
+      },
     ],
   };
 
   it("is accepted: order_tax_amount equals the sales_tax line", async () => {
     const { placed } = await checkout(k, us);
     expect(placed.status).toBe(200);
-    expect((await k.call("GET", `/ordermanagement/v1/orders/${placed.data.order_id}`)).data).toMatchObject({ order_amount: 10800, purchase_country: "US" });
+    expect((await k.call("GET", `/ordermanagement/v1/orders/${placed.data.order_id}`)).data).toMatchObject({
+      order_amount: 10800,
+      purchase_country: "US",
+    });
   });
 
   it("an order_tax_amount other than the sales tax is refused", async () => {
-    expectKlarnaError(await k.call("POST", "/payments/v1/sessions", { ...us, order_tax_amount: 0 }), 400, "BAD_VALUE", /order_tax_amount differs from the sum of order_lines\.total_tax_amount \[800\]/);
+    expectKlarnaError(
+      await k.call("POST", "/payments/v1/sessions", { ...us, order_tax_amount: 0 }),
+      400,
+      "BAD_VALUE",
+      /order_tax_amount differs from the sum of order_lines\.total_tax_amount \[800\]/,
+    );
   });
 });
 
@@ -46,7 +73,12 @@ describe("a `return_fee` line is not a checkout line (payments.yml order_line.ty
   it("placing the order refuses it too, and no order is made", async () => {
     const sid = (await k.call("POST", "/payments/v1/sessions", de)).data.session_id;
     const auth = await k.control("POST", `/sessions/${sid}/authorize`, {});
-    expectKlarnaError(await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/order`, withFee), 400, "BAD_VALUE", "Bad value: order_lines[1].type");
+    expectKlarnaError(
+      await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/order`, withFee),
+      400,
+      "BAD_VALUE",
+      "Bad value: order_lines[1].type",
+    );
     expect(k.emulator.state.orders.size).toBe(0);
   });
 });
@@ -69,7 +101,12 @@ describe("the authorization token places an order for 60 minutes (Klarna docs, '
     const sid = (await k.call("POST", "/payments/v1/sessions", de)).data.session_id;
     const auth = await k.control("POST", `/sessions/${sid}/authorize`, {});
     await k.control("POST", "/clock", { advance_seconds: 61 * 60 });
-    expectKlarnaError(await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/order`, de), 404, "NOT_FOUND", "Invalid authorization token");
+    expectKlarnaError(
+      await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/order`, de),
+      404,
+      "NOT_FOUND",
+      "Invalid authorization token",
+    );
 
     await k.control("PATCH", "/settings", { authorization_token_ttl_minutes: 120 });
     expect((await k.call("POST", `/payments/v1/authorizations/${auth.authorization_token}/order`, de)).status).toBe(200);
@@ -77,7 +114,13 @@ describe("the authorization token places an order for 60 minutes (Klarna docs, '
 });
 
 describe("POST /payments/v1/authorizations/{token}/customer-token (payments.yml purchaseToken)", () => {
-  const tokenRequest = { description: "Monthly socks", intended_use: "SUBSCRIPTION", locale: "de-DE", purchase_country: "DE", purchase_currency: "EUR" };
+  const tokenRequest = {
+    description: "Monthly socks",
+    intended_use: "SUBSCRIPTION",
+    locale: "de-DE",
+    purchase_country: "DE",
+    purchase_currency: "EUR",
+  };
 
   it("answers a customer_token_creation_response; the same authorization can also place the order (buy_and_tokenize)", async () => {
     const billing = { given_name: "Jane", family_name: "Doe", country: "DE" };

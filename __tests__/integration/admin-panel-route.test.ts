@@ -1,6 +1,17 @@
 import request from "supertest";
 import { PASSWORD } from "../support/emulator";
-import { capturedOrder, checkoutWithKlarna, klarnaOrder, klarnaPosts, ledgerRows, loseRefundAnswers, ok, orderWithReturn, receive, useStore } from "../support/store";
+import {
+  capturedOrder,
+  checkoutWithKlarna,
+  klarnaOrder,
+  klarnaPosts,
+  ledgerRows,
+  loseRefundAnswers,
+  ok,
+  orderWithReturn,
+  receive,
+  useStore,
+} from "../support/store";
 
 /**
  * GET /admin/klarna/orders/:order_id — the data behind the order page's Klarna panel — and the
@@ -8,7 +19,8 @@ import { capturedOrder, checkoutWithKlarna, klarnaOrder, klarnaPosts, ledgerRows
  */
 const s = useStore();
 
-const klarnaGets = async () => ((await s.k.control("GET", "/journal")).entries as any[]).filter((e) => e.method === "GET" && e.path.startsWith("/ordermanagement/v1/orders/"));
+const klarnaGets = async () =>
+  ((await s.k.control("GET", "/journal")).entries as any[]).filter((e) => e.method === "GET" && e.path.startsWith("/ordermanagement/v1/orders/"));
 
 /** A DE order captured, one T-shirt returned with the paid return label and received. */
 async function returnedOrder() {
@@ -41,7 +53,9 @@ describe("GET /admin/klarna/orders/:order_id", () => {
       expiry: null, // nothing left to capture: nothing can expire
       error: null,
     });
-    expect(panel.captures).toEqual([{ capture_id: expect.any(String), amount: order.total, captured_at: expect.any(String), reference: expect.any(String) }]);
+    expect(panel.captures).toEqual([
+      { capture_id: expect.any(String), amount: order.total, captured_at: expect.any(String), reference: expect.any(String) },
+    ]);
 
     const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
     expect(panel.refunds).toHaveLength(1);
@@ -122,7 +136,14 @@ describe("GET /admin/klarna/orders/:order_id", () => {
 
   it("shows a refused refund with Klarna's message, code and correlation id", async () => {
     const { order, ret, items } = await orderWithReturn(s);
-    await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", status: 403, error_code: "REFUND_NOT_ALLOWED", error_messages: ["Refund not allowed."], times: 5 });
+    await s.k.control("POST", "/faults", {
+      method: "POST",
+      path: "/ordermanagement/v1/orders/*/refunds",
+      status: 403,
+      error_code: "REFUND_NOT_ALLOWED",
+      error_messages: ["Refund not allowed."],
+      times: 5,
+    });
     expect((await receive(s, ret.id, items)).status).toBe(400);
 
     const { body: panel } = ok(await s.admin().get(`/admin/klarna/orders/${order.id}`), "panel");
@@ -154,7 +175,10 @@ describe("the panel's actions in GET /admin/klarna/orders/:order_id", () => {
 
   it("a refund made at Klarna outside the plugin: named with its Klarna refund id, offered to Record refund, then both books agree", async () => {
     const { order, klarnaOrderId } = await capturedOrder(s);
-    const made = await s.k.call("POST", `/ordermanagement/v1/orders/${klarnaOrderId}/refunds`, { refunded_amount: 1000, description: "Goodwill, from the merchant portal" });
+    const made = await s.k.call("POST", `/ordermanagement/v1/orders/${klarnaOrderId}/refunds`, {
+      refunded_amount: 1000,
+      description: "Goodwill, from the merchant portal",
+    });
     expect(made.status).toBe(201);
     const klarnaRefundId = made.headers["refund-id"];
 
@@ -165,7 +189,8 @@ describe("the panel's actions in GET /admin/klarna/orders/:order_id", () => {
         kind: "klarna_refund_outside_plugin",
         klarna_refund_id: klarnaRefundId,
         message: `Klarna refunded 10.00 EUR on order #${order.display_id} (Klarna refund ${klarnaRefundId}) outside this plugin, and Medusa has not recorded it.`,
-        suggested_action: "Record refund: Medusa records the 10.00 EUR Klarna refunded, and nothing is sent to Klarna, so the customer is not refunded twice.",
+        suggested_action:
+          "Record refund: Medusa records the 10.00 EUR Klarna refunded, and nothing is sent to Klarna, so the customer is not refunded twice.",
       },
     ]);
     expect(before.actions.adopt_refunds).toEqual([{ klarna_refund_id: klarnaRefundId, amount: 1000 }]);
@@ -173,10 +198,22 @@ describe("the panel's actions in GET /admin/klarna/orders/:order_id", () => {
     const adopt = ok(await s.admin().post(`/admin/klarna/orders/${order.id}/adopt-refund`, { klarna_refund_id: klarnaRefundId }), "adopt");
     expect(adopt.body.klarna.message).toBe(`Recorded Klarna refund ${klarnaRefundId} (10.00 EUR) in Medusa. Nothing was sent to Klarna.`);
     const { body: after } = ok(await s.admin().get(`/admin/klarna/orders/${order.id}`), "panel");
-    expect(after.agreement).toEqual({ klarna: { captured: order.total, refunded: 1000 }, medusa: { captured: order.total, refunded: 1000 }, agrees: true, findings: [] });
+    expect(after.agreement).toEqual({
+      klarna: { captured: order.total, refunded: 1000 },
+      medusa: { captured: order.total, refunded: 1000 },
+      agrees: true,
+      findings: [],
+    });
     expect(after.actions.adopt_refunds).toEqual([]);
     expect(after.refunds).toEqual([
-      expect.objectContaining({ purpose: "adoption", label: `Recorded Klarna refund ${klarnaRefundId}`, amount: 1000, status: "succeeded", medusa_state: "recorded", klarna_refund_id: klarnaRefundId }),
+      expect.objectContaining({
+        purpose: "adoption",
+        label: `Recorded Klarna refund ${klarnaRefundId}`,
+        amount: 1000,
+        status: "succeeded",
+        medusa_state: "recorded",
+        klarna_refund_id: klarnaRefundId,
+      }),
     ]);
     // The merchant's own refund is the only one on this Klarna order: recording it sent nothing.
     expect(await klarnaPosts(s, `/orders/${klarnaOrderId}/refunds`)).toHaveLength(1);
@@ -225,7 +262,9 @@ describe("POST /admin/klarna/refunds/:id/check", () => {
     const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
     const { body: check } = ok(await s.admin().post(`/admin/klarna/refunds/${row.id}/check`), "check");
     expect(check.found).toBe(false);
-    expect(check.message).toMatch(/has no refund with reference ret_\w+: Klarna has not made it\. Retrying it is safe: the retry reuses the same idempotency key/);
+    expect(check.message).toMatch(
+      /has no refund with reference ret_\w+: Klarna has not made it\. Retrying it is safe: the retry reuses the same idempotency key/,
+    );
     expect(check.refund.status).toBe("unknown");
 
     const missing = await s.admin().post(`/admin/klarna/refunds/not-a-ledger-id/check`);

@@ -23,7 +23,13 @@ describe("checkout with Klarna", () => {
 
     const sessionPost = (await journal()).find((e) => e.method === "POST" && e.path === "/payments/v1/sessions");
     const body = sessionPost.body;
-    expect(body).toMatchObject({ purchase_country: "DE", purchase_currency: "EUR", locale: "en-DE", order_amount: cart.total, merchant_reference1: cart.id });
+    expect(body).toMatchObject({
+      purchase_country: "DE",
+      purchase_currency: "EUR",
+      locale: "en-DE",
+      order_amount: cart.total,
+      merchant_reference1: cart.id,
+    });
     expect(sumTotals(body.order_lines)).toBe(cart.total);
     expect(body.order_lines.map((l: any) => [l.type, l.reference, l.quantity, l.tax_rate])).toEqual([
       ["physical", "TEE-ORG-S", 2, 1900],
@@ -74,7 +80,9 @@ describe("checkout with Klarna", () => {
     expect(completed.status).toBeGreaterThanOrEqual(400);
     expect(completed.status).toBeLessThan(500);
     // The shopper reads what happened and what to do, nothing internal.
-    expect(completed.body.message).toBe("Klarna could not confirm this purchase. Please choose Klarna again to confirm it, or choose another payment method:\nNo money was taken");
+    expect(completed.body.message).toBe(
+      "Klarna could not confirm this purchase. Please choose Klarna again to confirm it, or choose another payment method:\nNo money was taken",
+    );
     const { body } = await s.store().get(`/store/carts/${cartId}`);
     expect(body.cart.completed_at).toBeNull();
     expect((await journal()).filter((e) => e.path.endsWith("/order") && e.response?.status === 200)).toEqual([]);
@@ -104,13 +112,18 @@ describe("a Klarna outage at checkout", () => {
     const { body: created } = await st.post("/store/carts", { region_id: s.seed.region.id, country_code: "de" });
     const cartId = created.cart.id;
     await st.post(`/store/carts/${cartId}/line-items`, { variant_id: s.seed.variants[0].id, quantity: 1 });
-    await st.post(`/store/carts/${cartId}`, { email: "outage@example.com", shipping_address: { first_name: "A", last_name: "B", address_1: "C 1", city: "Berlin", postal_code: "10117", country_code: "de" } });
+    await st.post(`/store/carts/${cartId}`, {
+      email: "outage@example.com",
+      shipping_address: { first_name: "A", last_name: "B", address_1: "C 1", city: "Berlin", postal_code: "10117", country_code: "de" },
+    });
     const { body: options } = await st.get(`/store/shipping-options/${cartId}`);
     await st.post(`/store/carts/${cartId}/shipping-methods`, { option_id: options.shipping_options.find((o: any) => !o.is_return).id });
     expect((await st.post(`/store/carts/${cartId}/payment-sessions`)).status).toBe(200);
     const klarna = await st.post(`/store/carts/${cartId}/payment-session`, { provider_id: "klarna" });
     expect(klarna.status).toBe(400);
-    expect(klarna.body.message).toBe("Klarna is not available right now. Please try again in a few minutes, or choose another payment method:\nNo money was taken");
+    expect(klarna.body.message).toBe(
+      "Klarna is not available right now. Please try again in a few minutes, or choose another payment method:\nNo money was taken",
+    );
     expect((await st.post(`/store/carts/${cartId}/payment-session`, { provider_id: "manual" })).status).toBe(200);
 
     // Klarna answers again: its session is made when the shopper picks it.
@@ -200,7 +213,13 @@ describe("after the order", () => {
     const res = await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 100, reason: "other" });
     expect(res.status).toBe(200);
     // Klarna's side: refund more than captured by refunding again through a second capture-less order
-    await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", status: 403, error_code: "REFUND_NOT_ALLOWED", error_messages: ["Over refund is not allowed. Refund not possible."] });
+    await s.k.control("POST", "/faults", {
+      method: "POST",
+      path: "/ordermanagement/v1/orders/*/refunds",
+      status: 403,
+      error_code: "REFUND_NOT_ALLOWED",
+      error_messages: ["Over refund is not allowed. Refund not possible."],
+    });
     const refused = await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 200, reason: "other" });
     expect(refused.status).toBe(400);
     expect(refused.body.message).toMatch(

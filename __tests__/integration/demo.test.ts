@@ -14,13 +14,25 @@ it("the demo refunds the returned item with a return_fee line and prints the sum
   expect(res.stderr).not.toMatch(/demo failed/);
   expect(res.status).toBe(0);
   const lines = res.stdout.trim().split("\n");
-  for (const step of ["1. Started PostgreSQL", "3. Shopper:", "4. Admin captures", "5. Admin fulfils the order", "6. Shopper returns", "7. Admin receives the return", "Done in"]) {
+  for (const step of [
+    "1. Started PostgreSQL",
+    "3. Shopper:",
+    "4. Admin captures",
+    "5. Admin fulfils the order",
+    "6. Shopper returns",
+    "7. Admin receives the return",
+    "Done in",
+  ]) {
     expect(res.stdout).toContain(step);
   }
   expect(res.stdout).toMatch(/and ships it, tracking number JJD\d+ \(Medusa fulfillment status: shipped\)/);
   expect(res.stdout).not.toContain("Admin dashboard"); // only with --admin
   const summary = JSON.parse(lines[lines.length - 1]);
-  expect(summary).toMatchObject({ order_id: expect.stringMatching(/^order_/), return_id: expect.stringMatching(/^ret_/), klarna_order_id: expect.any(String) });
+  expect(summary).toMatchObject({
+    order_id: expect.stringMatching(/^order_/),
+    return_id: expect.stringMatching(/^ret_/),
+    klarna_order_id: expect.any(String),
+  });
   expect(summary.admin).toBeUndefined();
   expect(summary.refund.idempotency_key).toMatch(/^[0-9a-f-]{36}$/);
   const request = summary.refund.request;
@@ -36,7 +48,10 @@ it("the demo refunds the returned item with a return_fee line and prints the sum
  * fresh one takes about a minute here.
  */
 it("with --keep --admin it serves Medusa's dashboard with the Klarna panel, prints its URL and login, and stops on Ctrl-C", async () => {
-  const child = spawn(process.execPath, [DEMO, "--keep", "--admin", "--json"], { env: { ...process.env, NODE_ENV: "development" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [DEMO, "--keep", "--admin", "--json"], {
+    env: { ...process.env, NODE_ENV: "development" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
@@ -51,10 +66,16 @@ it("with --keep --admin it serves Medusa's dashboard with the Klarna panel, prin
       void exited.then((code) => reject(new Error(`the demo exited (${code}) before its summary:\n${stdout}\n${stderr}`)));
     });
     const { admin } = summary;
-    expect(admin).toMatchObject({ dashboard_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/app$/), email: "admin@example.com", password: "supersecret" });
+    expect(admin).toMatchObject({
+      dashboard_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/app$/),
+      email: "admin@example.com",
+      password: "supersecret",
+    });
     expect(stdout).toContain(`Admin dashboard ${admin.dashboard_url}   (log in as admin@example.com / supersecret)`);
     expect(stdout).toContain(admin.order_url);
-    expect(stdout).toMatch(/8\. Admin dashboard with the Klarna panel: .* \(GET \/app\/login answered 200\)\.\n {3}The panel's data for order #1: Klarna CAPTURED, 1 refund, Klarna and Medusa agree\./);
+    expect(stdout).toMatch(
+      /8\. Admin dashboard with the Klarna panel: .* \(GET \/app\/login answered 200\)\.\n {3}The panel's data for order #1: Klarna CAPTURED, 1 refund, Klarna and Medusa agree\./,
+    );
 
     // The order page's URL serves the dashboard (a single-page app: index.html for every /app path).
     const page = await fetch(admin.order_url);
@@ -63,7 +84,15 @@ it("with --keep --admin it serves Medusa's dashboard with the Klarna panel, prin
 
     // The printed login works, the order is shipped, and the second return waits to be received.
     const base = admin.dashboard_url.replace(/\/app$/, "");
-    const token = (await (await fetch(`${base}/admin/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: admin.email, password: admin.password }) })).json()).access_token;
+    const token = (
+      await (
+        await fetch(`${base}/admin/auth/token`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ email: admin.email, password: admin.password }),
+        })
+      ).json()
+    ).access_token;
     const auth = { authorization: `Bearer ${token}` };
     const { order } = await (await fetch(`${base}/admin/orders/${summary.order_id}`, { headers: auth })).json();
     expect(order.fulfillment_status).toBe("partially_returned"); // shipped, then one item returned

@@ -76,7 +76,9 @@ it("two admins receive the same return at once: one Klarna refund, one Medusa re
   const loser = a.status === 200 ? b : a;
   // The loser waited for the winner's request to end (the ledger lock), then saw the return received.
   expect(loser.status).toBe(400);
-  expect(loser.body.message).toMatch(/^Return ret_\w+ was already refunded through Klarna \(Klarna refund [0-9a-f-]+\) by another request\. Nothing was refunded again/);
+  expect(loser.body.message).toMatch(
+    /^Return ret_\w+ was already refunded through Klarna \(Klarna refund [0-9a-f-]+\) by another request\. Nothing was refunded again/,
+  );
   expect((await klarnaOrder(s, klarnaOrderId)).refunds).toHaveLength(1);
   expect((await medusaRefunds(order.id)).map((r: any) => r.amount)).toEqual([2618]);
 });
@@ -121,7 +123,9 @@ it("after an unconfirmed attempt the admin changes the amount: the plugin looks 
   expect((await receive(s, ret.id, items, 2618)).status).toBe(400);
   const changed = await receive(s, ret.id, items, 2500);
   expect(changed.status).toBe(400);
-  expect(changed.body.message).toMatch(/^Klarna already refunded 26\.18 EUR for return ret_\w+ \(Klarna refund [0-9a-f-]+\), but Medusa now asks for 25\.00 EUR\. Nothing was sent\. Use a refund amount of 26\.18 EUR, or refund the difference separately/);
+  expect(changed.body.message).toMatch(
+    /^Klarna already refunded 26\.18 EUR for return ret_\w+ \(Klarna refund [0-9a-f-]+\), but Medusa now asks for 25\.00 EUR\. Nothing was sent\. Use a refund amount of 26\.18 EUR, or refund the difference separately/,
+  );
   expect(await klarnaPosts(s, "/refunds")).toHaveLength(3); // the three dropped attempts only
   expect((await receive(s, ret.id, items, 2618)).status).toBe(200);
 });
@@ -134,7 +138,9 @@ it("after an attempt that never reached Klarna, a changed amount is sent with a 
   // Moments after the send, "not on Klarna's order" does not prove the key made nothing.
   const early = await receive(s, ret.id, items, 2500);
   expect(early.status).toBe(400);
-  expect(early.body.message).toMatch(/^An earlier attempt of return ret_\w+ was sent to Klarna moments ago and Klarna has not confirmed it yet\. Nothing was sent\. Retry in \d+ s/);
+  expect(early.body.message).toMatch(
+    /^An earlier attempt of return ret_\w+ was sent to Klarna moments ago and Klarna has not confirmed it yet\. Nothing was sent\. Retry in \d+ s/,
+  );
   // Half a minute later (by the database's clock) Klarna's order proves it: a new key is safe.
   await s.db.query(`UPDATE klarna_refund SET last_sent_at = last_sent_at - interval '1 minute' WHERE resource_id = $1`, [ret.id]);
   expect((await receive(s, ret.id, items, 2500)).status).toBe(200);

@@ -2,16 +2,7 @@ import { v4 as uuidv4 } from "uuid";
 import { sumTotals } from "../../src/klarna/order-lines";
 import klarnaAuthorizationExtension from "../../src/jobs/klarna-authorization-extension";
 import { books, expectBooksAgree } from "../support/books";
-import {
-  capturedOrder,
-  checkoutWithKlarna,
-  freePort,
-  ok,
-  receive,
-  requestReturn,
-  useStore,
-  waitFor,
-} from "../support/store";
+import { capturedOrder, checkoutWithKlarna, freePort, ok, receive, requestReturn, useStore, waitFor } from "../support/store";
 
 /**
  * The rest of an order's life with Klarna (issue 9), through a real Medusa 1.20 store on embedded
@@ -39,7 +30,8 @@ const S = () => s.seed.variants[0].id;
 const L = () => s.seed.variants[1].id;
 const journal = async () => (await s.k.control("GET", "/journal")).entries as any[];
 const klarnaOrder = async (id: string) => (await s.k.call("GET", `/ordermanagement/v1/orders/${id}`)).data;
-const payment = async (orderId: string) => (await s.db.query(`SELECT id, amount, data, captured_at, canceled_at FROM payment WHERE order_id = $1`, [orderId]))[0];
+const payment = async (orderId: string) =>
+  (await s.db.query(`SELECT id, amount, data, captured_at, canceled_at FROM payment WHERE order_id = $1`, [orderId]))[0];
 const portalKey = () => ({ headers: { "Klarna-Idempotency-Key": uuidv4() } });
 
 /** A shopper's order paid with Klarna, not captured. */
@@ -73,7 +65,9 @@ describe("the authorisation's expiry", () => {
       state.createOrder = createOrder;
     }
     expect(checkout.completed.status).toBe(400);
-    expect(checkout.completed.body.message).toBe("The Klarna payment does not match this cart. Please choose Klarna again to pay for this cart:\nNo money was taken");
+    expect(checkout.completed.body.message).toBe(
+      "The Klarna payment does not match this cart. Please choose Klarna again to pay for this cart:\nNo money was taken",
+    );
     expect(await s.db.query(`SELECT id FROM "order" WHERE cart_id = $1`, [checkout.cartId])).toEqual([]);
   });
 
@@ -150,7 +144,12 @@ describe("the authorisation's expiry", () => {
 
 describe("shipping info", () => {
   async function fulfil(order: any) {
-    const { body } = ok(await s.admin().post(`/admin/orders/${order.id}/fulfillment`, { items: order.items.map((i: any) => ({ item_id: i.id, quantity: i.quantity })) }), "fulfil");
+    const { body } = ok(
+      await s
+        .admin()
+        .post(`/admin/orders/${order.id}/fulfillment`, { items: order.items.map((i: any) => ({ item_id: i.id, quantity: i.quantity })) }),
+      "fulfil",
+    );
     return body.order.fulfillments.at(-1).id as string;
   }
   const ship = (order: any, fulfillmentId: string, tracking: string[]) =>
@@ -213,7 +212,8 @@ describe("order edits before capture change Klarna's authorisation", () => {
     await change(body.order_edit.id, body.order_edit.items);
     return body.order_edit.id as string;
   }
-  const addLarge = (orderId: string) => edit(orderId, async (id) => ok(await s.admin().post(`/admin/order-edits/${id}/items`, { variant_id: L(), quantity: 1 }), "add item"));
+  const addLarge = (orderId: string) =>
+    edit(orderId, async (id) => ok(await s.admin().post(`/admin/order-edits/${id}/items`, { variant_id: L(), quantity: 1 }), "add item"));
   const authorizationPatches = async () => (await journal()).filter((e) => e.method === "PATCH" && e.path.endsWith("/authorization"));
 
   it("an increase Klarna accepts: the edit is confirmed, Klarna authorises the new total with the new lines, and the capture takes it", async () => {
@@ -294,10 +294,18 @@ describe("order edits before capture change Klarna's authorisation", () => {
       ok(await s.admin().delete(`/admin/order-edits/${id}/items/${clone.id}`), "remove item");
     });
     ok(await s.admin().post(`/admin/order-edits/${editId}/request`), "request confirmation");
-    await s.k.control("POST", "/faults", { method: "PATCH", path: "/ordermanagement/v1/orders/*/authorization", status: 403, error_code: "NOT_ALLOWED", error_messages: ["Order authorization cannot be updated"] });
+    await s.k.control("POST", "/faults", {
+      method: "PATCH",
+      path: "/ordermanagement/v1/orders/*/authorization",
+      status: 403,
+      error_code: "NOT_ALLOWED",
+      error_messages: ["Order authorization cannot be updated"],
+    });
     const refused = await s.store().post(`/store/order-edits/${editId}/complete`);
     expect(refused.status).toBe(400);
-    expect(refused.body.message).toBe("Klarna could not approve the new amount of your order. The change was not made; your order stays as it was:\nNo money was taken");
+    expect(refused.body.message).toBe(
+      "Klarna could not approve the new amount of your order. The change was not made; your order stays as it was:\nNo money was taken",
+    );
     expect((await s.store().get(`/store/order-edits/${editId}`)).body.order_edit.status).toBe("requested");
 
     const done = await s.store().post(`/store/order-edits/${editId}/complete`);
@@ -334,7 +342,9 @@ describe("order edits before capture change Klarna's authorisation", () => {
     const res = await s.admin().post(`/admin/order-edits/${editId}/confirm`);
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(
-      new RegExp(`^Klarna refused the authorisation update: Resulting authorization amount ${order.total - 3570} cannot be less than the captured amount 8000 for order\\. Order authorization cannot be updated\\. The order edit was not confirmed`),
+      new RegExp(
+        `^Klarna refused the authorisation update: Resulting authorization amount ${order.total - 3570} cannot be less than the captured amount 8000 for order\\. Order authorization cannot be updated\\. The order edit was not confirmed`,
+      ),
     );
     expect((await s.admin().get(`/admin/order-edits/${editId}`)).body.order_edit.status).toBe("created");
     expect((await klarnaOrder(klarnaOrderId)).order_amount).toBe(order.total);
@@ -383,7 +393,8 @@ describe("cancel after a capture", () => {
 });
 
 describe("pending orders Klarna decides later need no shopper action", () => {
-  const notify = (orderId: string) => s.store().post(`/store/klarna/notifications`, { order_id: orderId, event_id: uuidv4(), event_type: "FRAUD_RISK_ACCEPTED" });
+  const notify = (orderId: string) =>
+    s.store().post(`/store/klarna/notifications`, { order_id: orderId, event_id: uuidv4(), event_type: "FRAUD_RISK_ACCEPTED" });
   const ordersOfCart = (cartId: string) => s.db.query(`SELECT id FROM "order" WHERE cart_id = $1`, [cartId]);
 
   async function pendingCart() {
@@ -475,7 +486,16 @@ describe("refunds are allocated to the capture holding their items", () => {
     const k = await klarnaOrder(klarnaOrderId);
     const large = k.order_lines.find((l: any) => l.reference === "TEE-ORG-L");
     // The first parcel (the L shirt) was captured in Klarna's portal; the admin captures the rest in Medusa.
-    expect((await s.k.call("POST", `/ordermanagement/v1/orders/${klarnaOrderId}/captures`, { captured_amount: large.total_amount, order_lines: [large] }, portalKey())).status).toBe(201);
+    expect(
+      (
+        await s.k.call(
+          "POST",
+          `/ordermanagement/v1/orders/${klarnaOrderId}/captures`,
+          { captured_amount: large.total_amount, order_lines: [large] },
+          portalKey(),
+        )
+      ).status,
+    ).toBe(201);
     await s.k.control("DELETE", "/journal");
     ok(await s.admin().post(`/admin/orders/${order.id}/capture`), "capture");
     const [rest] = (await journal()).filter((e) => e.method === "POST" && e.path.endsWith("/captures"));

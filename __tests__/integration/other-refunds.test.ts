@@ -10,7 +10,10 @@ const s = useStore();
 /** An order paid with Klarna, captured and fulfilled (claims and swaps are of fulfilled items); the journal then emptied. */
 async function fulfilledOrder() {
   const { order, klarnaOrderId } = await capturedOrder(s);
-  ok(await s.admin().post(`/admin/orders/${order.id}/fulfillment`, { items: order.items.map((i: any) => ({ item_id: i.id, quantity: i.quantity })) }), "fulfil");
+  ok(
+    await s.admin().post(`/admin/orders/${order.id}/fulfillment`, { items: order.items.map((i: any) => ({ item_id: i.id, quantity: i.quantity })) }),
+    "fulfil",
+  );
   await s.k.control("DELETE", "/journal");
   return { order, klarnaOrderId };
 }
@@ -28,11 +31,21 @@ it("a claim of type refund refunds the claimed items' lines, no fee, keyed by th
   const claim = res.body.order.claims[0];
   expect(claim.payment_status).toBe("refunded");
   const [post] = await klarnaPosts(s, "/refunds");
-  expect(post.body).toMatchObject({ refunded_amount: claim.refund_amount, reference: claim.id, description: `Refund for your claim on order #${order.display_id}` });
+  expect(post.body).toMatchObject({
+    refunded_amount: claim.refund_amount,
+    reference: claim.id,
+    description: `Refund for your claim on order #${order.display_id}`,
+  });
   expect(post.body.order_lines.map((l: any) => [l.type, l.reference, l.quantity])).toEqual([["physical", "TEE-ORG-S", 1]]);
   expect(sumTotals(post.body.order_lines)).toBe(claim.refund_amount);
   const [row] = await ledgerRows(s, "resource_id = $1", [claim.id]);
-  expect(row).toMatchObject({ kind: "claim", intent: `claim:${claim.id}`, status: "succeeded", source: "request:claim", idempotency_key: post.idempotency_key });
+  expect(row).toMatchObject({
+    kind: "claim",
+    intent: `claim:${claim.id}`,
+    status: "succeeded",
+    source: "request:claim",
+    idempotency_key: post.idempotency_key,
+  });
   expect((await klarnaOrder(s, klarnaOrderId)).refunded_amount).toBe(claim.refund_amount);
 });
 

@@ -11,13 +11,13 @@ import { useEmulatorPerTest } from "../support/store";
  * boot Medusa, and see pp_klarna registered and a checkout work. Catches a wrong `files` list, a
  * missing dist/, a bundled second copy of @medusajs/medusa, and migrations Medusa cannot find.
  */
-/* eslint-disable @typescript-eslint/no-var-requires */
+
 const { startPostgres } = require("../../scripts/lib/postgres");
 const { runMigrations } = require("../../scripts/lib/migrations");
 const { bootMedusa } = require("../../scripts/lib/medusa-boot");
 const { seedStore } = require("../../scripts/lib/seed");
 const { checkout } = require("../../scripts/lib/checkout");
-/* eslint-enable @typescript-eslint/no-var-requires */
+
 const ROOT = path.resolve(__dirname, "../..");
 const rootPkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
 
@@ -27,7 +27,11 @@ let pg: any;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "klarna-store-"));
-  const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+  const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], {
+    cwd: ROOT,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  })
     .trim()
     .split("\n")
     .pop()!;
@@ -63,7 +67,11 @@ beforeAll(async () => {
 `,
   );
   // As a store owner would; the packages come from npm's cache where it has them.
-  execFileSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: "ignore", timeout: 300_000 });
+  execFileSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], {
+    cwd: dir,
+    stdio: "ignore",
+    timeout: 300_000,
+  });
   k = await startEmulator();
   pg = await startPostgres();
 }, 400_000);
@@ -143,7 +151,13 @@ describe("installed", () => {
       const [table] = await medusa.container.resolve("manager").query(`SELECT to_regclass('klarna_refund') AS t`);
       expect(table.t).toBe("klarna_refund");
       const seed = await seedStore({ container: medusa.container, url: medusa.url, paymentProviders: ["klarna"] });
-      const { completed: done } = await checkout({ url: medusa.url, seed, provider: "klarna", emulatorUrl: k.url, items: [{ variant_id: seed.variants[0].id, quantity: 1 }] });
+      const { completed: done } = await checkout({
+        url: medusa.url,
+        seed,
+        provider: "klarna",
+        emulatorUrl: k.url,
+        items: [{ variant_id: seed.variants[0].id, quantity: 1 }],
+      });
       expect(done.status).toBe(200);
       expect(done.body.type).toBe("order");
       const klarnaOrderId = done.body.data.payments[0].data.order_id;

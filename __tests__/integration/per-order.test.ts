@@ -115,7 +115,10 @@ describe("fee give-backs at once", () => {
       expect(mine.filter((a) => a.status === 200)).toHaveLength(1);
       for (const other of mine.filter((a) => a.status !== 200)) {
         // One expect, so that a failure shows the message the admin got.
-        expect({ status: other.status, message: other.body.message }).toEqual({ status: 422, message: expect.stringMatching(/was already given back/) });
+        expect({ status: other.status, message: other.body.message }).toEqual({
+          status: 422,
+          message: expect.stringMatching(/was already given back/),
+        });
       }
       const b = await expectBooksAgree(s, p.klarnaOrderId);
       expect(b.klarna.refunds.filter((r) => r.reference === `${p.ret.id}/return-fee-refund`)).toHaveLength(1);
@@ -165,13 +168,15 @@ describe("an outcome Klarna never confirmed is settled against Klarna's order be
   });
 
   it("a new refund of another amount is refused while an earlier one Klarna made is unrecorded, naming it and what to do", async () => {
-    const { order, klarnaOrderId, ret, items } = await refundLostThenReturnCancelledByCode();
+    const { order, klarnaOrderId, ret } = await refundLostThenReturnCancelledByCode();
     const klarnaRefund = (await books(s, klarnaOrderId)).klarna.refunds[0];
 
     const manual = await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 1000, reason: "other" });
     expect(manual.status).toBe(400);
     expect(manual.body.message).toMatch(
-      new RegExp(`^Klarna already refunded 26\\.18 EUR for return ${ret.id} \\(Klarna refund ${klarnaRefund.refund_id}\\), which Medusa never recorded`),
+      new RegExp(
+        `^Klarna already refunded 26\\.18 EUR for return ${ret.id} \\(Klarna refund ${klarnaRefund.refund_id}\\), which Medusa never recorded`,
+      ),
     );
     expect(manual.body.message).toMatch(/Nothing was sent\. Record that refund first: POST \/admin\/klarna\/orders\/order_\w+\/adopt-refund/);
     expect((await books(s, klarnaOrderId)).klarna.refunds).toHaveLength(1);
@@ -185,7 +190,10 @@ describe("an outcome Klarna never confirmed is settled against Klarna's order be
   });
 
   for (const [name, later] of [
-    ["409 for a duplicate still in flight", { status: 409, error_code: "CONFLICT", error_messages: ["A request with this idempotency key is already being processed."] }],
+    [
+      "409 for a duplicate still in flight",
+      { status: 409, error_code: "CONFLICT", error_messages: ["A request with this idempotency key is already being processed."] },
+    ],
     ["404 during a credential change", { status: 404, error_code: "NO_SUCH_ORDER", error_messages: ["Order cannot be found"] }],
     ["401 during a credential change", { status: 401 }],
   ] as const) {
@@ -245,7 +253,9 @@ describe("an outcome Klarna never confirmed is settled against Klarna's order be
     const res = await receive(s, ret.id, items);
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(
-      new RegExp(`^Klarna did not confirm the refund: .*\\. Klarna's order shows no refund for return ${ret.id} \\(checked just now\\)\\. It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once`),
+      new RegExp(
+        `^Klarna did not confirm the refund: .*\\. Klarna's order shows no refund for return ${ret.id} \\(checked just now\\)\\. It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once`,
+      ),
     );
     expect((await books(s, klarnaOrderId)).klarna.refunds).toHaveLength(0);
   });

@@ -42,8 +42,26 @@ describe("a DE return with the priced return shipping option", () => {
       reference: ret.id,
       description: `Refund for your return from order #${order.display_id}`,
       order_lines: [
-        { type: "physical", reference: "TEE-ORG-S", name: "Organic Cotton T-Shirt, S", quantity: 1, unit_price: 2975, tax_rate: 1900, total_amount: 2975, total_tax_amount: 475 },
-        { type: "return_fee", reference: "return-fee", name: "DHL Return label", quantity: 1, unit_price: -357, tax_rate: 1900, total_amount: -357, total_tax_amount: -57 },
+        {
+          type: "physical",
+          reference: "TEE-ORG-S",
+          name: "Organic Cotton T-Shirt, S",
+          quantity: 1,
+          unit_price: 2975,
+          tax_rate: 1900,
+          total_amount: 2975,
+          total_tax_amount: 475,
+        },
+        {
+          type: "return_fee",
+          reference: "return-fee",
+          name: "DHL Return label",
+          quantity: 1,
+          unit_price: -357,
+          tax_rate: 1900,
+          total_amount: -357,
+          total_tax_amount: -57,
+        },
       ],
     });
     const [row] = await ledgerRows(s, "resource_id = $1", [ret.id]);
@@ -64,13 +82,32 @@ describe("a DE return with the priced return shipping option", () => {
       const [r] = await s.db.query(`SELECT metadata FROM "return" WHERE id = $1`, [ret.id]);
       return r.metadata?.klarna;
     });
-    expect(metadata).toMatchObject({ refund_id: row.klarna_refund_id, idempotency_key: row.idempotency_key, klarna_order_id: klarnaOrderId, status: "succeeded", return_fee: { amount: 357, line_type: "return_fee" } });
+    expect(metadata).toMatchObject({
+      refund_id: row.klarna_refund_id,
+      idempotency_key: row.idempotency_key,
+      klarna_order_id: klarnaOrderId,
+      status: "succeeded",
+      return_fee: { amount: 357, line_type: "return_fee" },
+    });
   });
 
   it("follows the admin's edited refund, down (the fee stays the label's, the rest an adjustment) and up (an extra line), always adding up", async () => {
     for (const [delta, expected] of [
-      [-100, [["physical", 2975], ["return_fee", -357], ["discount", -100]]],
-      [+557, [["physical", 2975], [null, 200]]],
+      [
+        -100,
+        [
+          ["physical", 2975],
+          ["return_fee", -357],
+          ["discount", -100],
+        ],
+      ],
+      [
+        +557,
+        [
+          ["physical", 2975],
+          [null, 200],
+        ],
+      ],
     ] as const) {
       await s.k.control("DELETE", "/journal");
       const { order } = await capturedOrder(s);
@@ -116,7 +153,12 @@ describe("a DE return with the priced return shipping option", () => {
     const { body } = await s.admin().get(`/admin/orders/${order.id}?expand=payments`);
     // Medusa replaces payment.data with what refundPayment returns: the second return keeps the first.
     expect(body.order.payments[0].data.refunds).toEqual(
-      returns.map((ret, i) => ({ klarna_refund_id: k.refunds[i].refund_id, amount: k.refunds[i].refunded_amount, intent: `return:${ret.id}`, idempotency_key: rows[i].idempotency_key })),
+      returns.map((ret, i) => ({
+        klarna_refund_id: k.refunds[i].refund_id,
+        amount: k.refunds[i].refunded_amount,
+        intent: `return:${ret.id}`,
+        idempotency_key: rows[i].idempotency_key,
+      })),
     );
     expect(rows.map((r: any) => r.resource_id)).toEqual(returns.map((r) => r.id));
   });
@@ -197,7 +239,9 @@ describe("where Klarna allows no return fee", () => {
     await s.k.control("DELETE", "/journal");
     expect((await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }])).status).toBe(200);
     const { entries } = await s.k.control("GET", "/journal");
-    const calls = (entries as any[]).filter((e) => e.path.startsWith(`/ordermanagement/v1/orders/${klarnaOrderId}`)).map((e) => [e.method, e.response?.status]);
+    const calls = (entries as any[])
+      .filter((e) => e.path.startsWith(`/ordermanagement/v1/orders/${klarnaOrderId}`))
+      .map((e) => [e.method, e.response?.status]);
     expect(calls).toEqual([
       ["POST", 403],
       ["GET", 200],
@@ -217,12 +261,20 @@ describe("Klarna refusing", () => {
     const { order, klarnaOrderId } = await capturedOrder(s);
     const tee = itemOf(order, S());
     const ret = await requestReturn(s, order, [{ item_id: tee.id, quantity: 1 }]);
-    await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", status: 404, error_code: "NO_SUCH_ORDER", error_messages: [`Order ${klarnaOrderId} cannot be found`] });
+    await s.k.control("POST", "/faults", {
+      method: "POST",
+      path: "/ordermanagement/v1/orders/*/refunds",
+      status: 404,
+      error_code: "NO_SUCH_ORDER",
+      error_messages: [`Order ${klarnaOrderId} cannot be found`],
+    });
     const res = await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }]);
     expect(res.status).toBe(400);
     expect(res.body.type).toBe("invalid_data");
     expect(res.body.message).toMatch(
-      new RegExp(`^Klarna refused the refund: Order ${klarnaOrderId} cannot be found\\. The Klarna order does not exist for these credentials \\(wrong region or environment\\?\\):\\nKlarna NO_SUCH_ORDER, correlation [0-9a-f-]{36}, HTTP 404$`),
+      new RegExp(
+        `^Klarna refused the refund: Order ${klarnaOrderId} cannot be found\\. The Klarna order does not exist for these credentials \\(wrong region or environment\\?\\):\\nKlarna NO_SUCH_ORDER, correlation [0-9a-f-]{36}, HTTP 404$`,
+      ),
     );
     const { body } = await s.admin().get(`/admin/orders/${order.id}?expand=refunds,returns`);
     expect(body.order.refunds).toEqual([]);
@@ -257,7 +309,18 @@ describe("giving a charged return fee back", () => {
       refunded_amount: 357,
       reference: `${ret.id}/return-fee-refund`,
       description: "Return fee refunded",
-      order_lines: [{ name: "DHL Return label", type: "return_fee", reference: "return-fee", quantity: 1, unit_price: 357, tax_rate: 1900, total_amount: 357, total_tax_amount: 57 }],
+      order_lines: [
+        {
+          name: "DHL Return label",
+          type: "return_fee",
+          reference: "return-fee",
+          quantity: 1,
+          unit_price: 357,
+          tax_rate: 1900,
+          total_amount: 357,
+          total_tax_amount: 57,
+        },
+      ],
     });
     expect(res.body.order.refunds.map((r: any) => r.amount).sort((a: number, b: number) => a - b)).toEqual([357, 2618]);
     expect((await klarnaOrder(s, klarnaOrderId)).refunded_amount).toBe(2975);

@@ -27,8 +27,26 @@ it("refunds the tax-inclusive price and the tax-inclusive return label", async (
   expect((await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }])).status).toBe(200);
   const [post] = await klarnaPosts(s, "/refunds");
   expect(post.body.order_lines).toEqual([
-    { type: "physical", reference: "TEE-ORG-S", name: "Organic Cotton T-Shirt, S", quantity: 1, unit_price: 2500, tax_rate: 1900, total_amount: 2500, total_tax_amount: 399 },
-    { type: "return_fee", reference: "return-fee", name: "DHL Return label", quantity: 1, unit_price: -300, tax_rate: 1900, total_amount: -300, total_tax_amount: -48 },
+    {
+      type: "physical",
+      reference: "TEE-ORG-S",
+      name: "Organic Cotton T-Shirt, S",
+      quantity: 1,
+      unit_price: 2500,
+      tax_rate: 1900,
+      total_amount: 2500,
+      total_tax_amount: 399,
+    },
+    {
+      type: "return_fee",
+      reference: "return-fee",
+      name: "DHL Return label",
+      quantity: 1,
+      unit_price: -300,
+      tax_rate: 1900,
+      total_amount: -300,
+      total_tax_amount: -48,
+    },
   ]);
   expect(sumTotals(post.body.order_lines)).toBe(2200);
 });

@@ -8,7 +8,7 @@ import { Client } from "pg";
  * run restarts PostgreSQL under a running store), and a start that cannot work fails at once with
  * PostgreSQL's own reason and leaves nothing behind.
  */
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+
 const { startPostgres } = require("../../scripts/lib/postgres");
 
 interface Postgres {

@@ -12,10 +12,9 @@ export interface Books {
 
 export async function books(s: TestStore, klarnaOrderId: string): Promise<Books> {
   const k = (await s.k.call("GET", `/ordermanagement/v1/orders/${klarnaOrderId}`)).data;
-  const payments = await s.db.query(
-    `SELECT id, amount, captured_at FROM payment WHERE provider_id = 'klarna' AND data->>'order_id' = $1`,
-    [klarnaOrderId],
-  );
+  const payments = await s.db.query(`SELECT id, amount, captured_at FROM payment WHERE provider_id = 'klarna' AND data->>'order_id' = $1`, [
+    klarnaOrderId,
+  ]);
   const ids = payments.map((p: any) => p.id);
   // Medusa's order refunds carry no payment id (PaymentProviderService.refundPayment); a payment's refund does.
   const refunds = ids.length

@@ -11,10 +11,17 @@ export interface RunningEmulator {
   emulator: KlarnaEmulator;
   url: string;
   /** Raw HTTP to the emulator (every status resolves), authenticated unless told otherwise. */
-  call(method: string, path: string, body?: unknown, config?: AxiosRequestConfig): Promise<{ status: number; headers: Record<string, string>; data: any }>;
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    config?: AxiosRequestConfig,
+  ): Promise<{ status: number; headers: Record<string, string>; data: any }>;
   control(method: string, path: string, body?: unknown): Promise<any>;
   client(opts?: Partial<KlarnaClientOptions>): KlarnaClient;
-  createOrder(input: Partial<{ purchase_country: string; purchase_currency: string; order_lines: OrderLine[]; captured: boolean | number[] }>): Promise<string>;
+  createOrder(
+    input: Partial<{ purchase_country: string; purchase_currency: string; order_lines: OrderLine[]; captured: boolean | number[] }>,
+  ): Promise<string>;
   stop(): Promise<void>;
 }
 

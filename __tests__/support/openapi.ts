@@ -62,12 +62,16 @@ export function requestSchemaFor(method: string, path: string): string | undefin
   if (method === "POST" && /^\/ordermanagement\/v1\/orders\/[^/]+\/refunds$/.test(path)) return "om#/components/schemas/RefundObject";
   if (method === "POST" && /^\/ordermanagement\/v1\/orders\/[^/]+\/captures$/.test(path)) return "om#/components/schemas/CaptureObject";
   // Schema names with a space are JSON pointers: the space is written %20.
-  if (method === "PATCH" && /^\/ordermanagement\/v1\/orders\/[^/]+\/authorization$/.test(path)) return "om#/components/schemas/Update%20authorization";
-  if (method === "PATCH" && /^\/ordermanagement\/v1\/orders\/[^/]+\/merchant-references$/.test(path)) return "om#/components/schemas/Update%20merchant%20references";
+  if (method === "PATCH" && /^\/ordermanagement\/v1\/orders\/[^/]+\/authorization$/.test(path))
+    return "om#/components/schemas/Update%20authorization";
+  if (method === "PATCH" && /^\/ordermanagement\/v1\/orders\/[^/]+\/merchant-references$/.test(path))
+    return "om#/components/schemas/Update%20merchant%20references";
   if (method === "PATCH" && /^\/ordermanagement\/v1\/orders\/[^/]+\/customer-details$/.test(path)) return "om#/components/schemas/UpdateConsumer";
-  if (method === "POST" && /^\/ordermanagement\/v1\/orders\/[^/]+\/captures\/[^/]+\/shipping-info$/.test(path)) return "om#/components/schemas/UpdateShippingInfo";
+  if (method === "POST" && /^\/ordermanagement\/v1\/orders\/[^/]+\/captures\/[^/]+\/shipping-info$/.test(path))
+    return "om#/components/schemas/UpdateShippingInfo";
   if (method === "POST" && /^\/ordermanagement\/v1\/orders\/[^/]+\/shipping-info$/.test(path)) return "om#/components/schemas/UpdateShippingInfo";
-  if (method === "PATCH" && /^\/ordermanagement\/v1\/orders\/[^/]+\/captures\/[^/]+\/extend-due-date$/.test(path)) return "om#/components/schemas/ExtendDueDateRequest";
+  if (method === "PATCH" && /^\/ordermanagement\/v1\/orders\/[^/]+\/captures\/[^/]+\/extend-due-date$/.test(path))
+    return "om#/components/schemas/ExtendDueDateRequest";
   if (method === "POST" && path === "/payments/v1/sessions") return "payments#/components/schemas/session_create";
   if (method === "POST" && /^\/payments\/v1\/sessions\/[^/]+$/.test(path)) return "payments#/components/schemas/session";
   if (method === "POST" && /^\/payments\/v1\/authorizations\/[^/]+\/order$/.test(path)) return "payments#/components/schemas/create_order_request";

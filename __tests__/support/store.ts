@@ -9,14 +9,13 @@ import { PASSWORD, RunningEmulator, startEmulator, USERNAME } from "./emulator";
  * and the plugin's migrations, the store booted in-process with the plugin loaded from dist/, and the
  * Klarna emulator as Klarna, over real HTTP.
  */
-/* eslint-disable @typescript-eslint/no-var-requires */
+
 const { startPostgres } = require("../../scripts/lib/postgres");
 const { runMigrations } = require("../../scripts/lib/migrations");
 const { bootMedusa } = require("../../scripts/lib/medusa-boot");
 const { seedStore } = require("../../scripts/lib/seed");
 const scripted = require("../../scripts/lib/checkout");
 const wait = require("../../scripts/lib/wait");
-/* eslint-enable @typescript-eslint/no-var-requires */
 
 export const STORE_DIR = path.resolve(__dirname, "../../store");
 
@@ -195,13 +194,25 @@ export function checkoutWithKlarna(s: TestStore, opts: CheckoutOptions = {}): Pr
 
 /** Checkout, then the admin captures: an order paid and captured with Klarna. */
 export async function capturedOrder(s: TestStore, opts: CheckoutOptions = {}) {
-  const { order: placed, cart } = await scripted.placeOrder({ url: s.url, seed: s.seed, provider: "klarna", emulatorUrl: s.k.url, email: "erika@example.com", ...opts });
+  const { order: placed, cart } = await scripted.placeOrder({
+    url: s.url,
+    seed: s.seed,
+    provider: "klarna",
+    emulatorUrl: s.k.url,
+    email: "erika@example.com",
+    ...opts,
+  });
   const order = await scripted.capture({ url: s.url, token: s.seed.token }, placed.id);
   return { order, cart, klarnaOrderId: order.payments[0].data.order_id as string };
 }
 
 /** The admin requests a return of some items with the priced return shipping option. */
-export function requestReturn(s: TestStore, order: any, items: Array<{ item_id: string; quantity: number }>, opts: { shipping?: boolean; price?: number } = {}): Promise<any> {
+export function requestReturn(
+  s: TestStore,
+  order: any,
+  items: Array<{ item_id: string; quantity: number }>,
+  opts: { shipping?: boolean; price?: number } = {},
+): Promise<any> {
   const shipping = opts.shipping === false ? null : { option_id: s.seed.returnShippingOption.id, price: opts.price ?? 300 };
   return scripted.requestReturn({ url: s.url, token: s.seed.token }, order.id, items, shipping);
 }
@@ -259,16 +270,53 @@ export async function addUsRegion(s: TestStore) {
   const usd = await a.post("/admin/store/currencies/usd");
   if (usd.status !== 422) ok(usd, "usd"); // 422: already a store currency (the default store has it)
   const { body: r } = ok(
-    await a.post("/admin/regions", { name: "United States", currency_code: "usd", tax_rate: 8, payment_providers: ["klarna", "manual"], fulfillment_providers: ["manual"], countries: ["us"] }),
+    await a.post("/admin/regions", {
+      name: "United States",
+      currency_code: "usd",
+      tax_rate: 8,
+      payment_providers: ["klarna", "manual"],
+      fulfillment_providers: ["manual"],
+      countries: ["us"],
+    }),
     "us region",
   );
   const region = r.region;
   for (const variant of s.seed.variants) {
     const price = variant.sku.endsWith("-S") ? 2500 : 3000;
-    ok(await a.post(`/admin/products/${s.seed.product.id}/variants/${variant.id}`, { prices: [...variant.prices.map((p: any) => ({ id: p.id, amount: p.amount, currency_code: p.currency_code })), { currency_code: "usd", amount: price }] }), "usd price");
+    ok(
+      await a.post(`/admin/products/${s.seed.product.id}/variants/${variant.id}`, {
+        prices: [
+          ...variant.prices.map((p: any) => ({ id: p.id, amount: p.amount, currency_code: p.currency_code })),
+          { currency_code: "usd", amount: price },
+        ],
+      }),
+      "usd price",
+    );
   }
-  const { body: so } = ok(await a.post("/admin/shipping-options", { name: "UPS Ground", region_id: region.id, provider_id: "manual", data: { id: "manual-fulfillment" }, price_type: "flat_rate", amount: 500, is_return: false }), "us shipping");
-  const { body: rso } = ok(await a.post("/admin/shipping-options", { name: "UPS Return", region_id: region.id, provider_id: "manual", data: { id: "manual-fulfillment-return" }, price_type: "flat_rate", amount: 400, is_return: true }), "us return");
+  const { body: so } = ok(
+    await a.post("/admin/shipping-options", {
+      name: "UPS Ground",
+      region_id: region.id,
+      provider_id: "manual",
+      data: { id: "manual-fulfillment" },
+      price_type: "flat_rate",
+      amount: 500,
+      is_return: false,
+    }),
+    "us shipping",
+  );
+  const { body: rso } = ok(
+    await a.post("/admin/shipping-options", {
+      name: "UPS Return",
+      region_id: region.id,
+      provider_id: "manual",
+      data: { id: "manual-fulfillment-return" },
+      price_type: "flat_rate",
+      amount: 400,
+      is_return: true,
+    }),
+    "us return",
+  );
   return { region, shippingOption: so.shipping_option, returnShippingOption: rso.shipping_option };
 }
 
@@ -280,7 +328,15 @@ export async function addReducedRateProduct(s: TestStore) {
       title: "Field Guide to Birds",
       status: "published",
       options: [{ title: "Format" }],
-      variants: [{ title: "Hardcover", sku: "BOOK-BIRDS", prices: [{ currency_code: "eur", amount: 1999 }], options: [{ value: "Hardcover" }], manage_inventory: false }],
+      variants: [
+        {
+          title: "Hardcover",
+          sku: "BOOK-BIRDS",
+          prices: [{ currency_code: "eur", amount: 1999 }],
+          options: [{ value: "Hardcover" }],
+          manage_inventory: false,
+        },
+      ],
     }),
     "book",
   );
@@ -291,7 +347,12 @@ export async function addReducedRateProduct(s: TestStore) {
 
 export async function addPercentageDiscount(s: TestStore, code: string, percent: number) {
   const { body } = ok(
-    await s.admin().post("/admin/discounts", { code, rule: { type: "percentage", value: percent, allocation: "total" }, regions: [s.seed.region.id], is_dynamic: false }),
+    await s.admin().post("/admin/discounts", {
+      code,
+      rule: { type: "percentage", value: percent, allocation: "total" },
+      regions: [s.seed.region.id],
+      is_dynamic: false,
+    }),
     "discount",
   );
   return body.discount;
@@ -299,10 +360,8 @@ export async function addPercentageDiscount(s: TestStore, code: string, percent:
 
 export { ok };
 
-
 /** A free TCP port on loopback now (for a store whose own URL must be known before it boots). */
 export function freePort(): Promise<number> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const net = require("net") as typeof import("net");
   return new Promise((resolve, reject) => {
     const server = net.createServer();

@@ -38,7 +38,11 @@ describe("typed calls, each with its Klarna-Idempotency-Key", () => {
     await k.control("POST", "/clock", { advance_seconds: 29 * 24 * 3600 });
     const err = await c.extendAuthorizationTime(expired).catch((e) => e);
     expect(err).toBeInstanceOf(KlarnaApiError);
-    expect(err).toMatchObject({ status: 403, error_code: "NOT_ALLOWED", error_messages: ["Order is expired. Authorization time cannot be extended."] });
+    expect(err).toMatchObject({
+      status: 403,
+      error_code: "NOT_ALLOWED",
+      error_messages: ["Order is expired. Authorization time cannot be extended."],
+    });
   });
 
   it("updateAuthorization sets order_amount and lines; below the captured amount it is Klarna's 403", async () => {
@@ -50,7 +54,9 @@ describe("typed calls, each with its Klarna-Idempotency-Key", () => {
     await expect(c.updateAuthorization(id, { order_amount: 2000 })).rejects.toMatchObject({
       status: 403,
       error_code: "NOT_ALLOWED",
-      error_messages: ["Resulting authorization amount 2000 cannot be less than the captured amount 3000 for order. Order authorization cannot be updated"],
+      error_messages: [
+        "Resulting authorization amount 2000 cannot be less than the captured amount 3000 for order. Order authorization cannot be updated",
+      ],
     });
     const patch = (await journal()).filter((e) => e.method === "PATCH");
     expect(patch.every((e) => isUuid(e.idempotency_key))).toBe(true);
@@ -60,10 +66,20 @@ describe("typed calls, each with its Klarna-Idempotency-Key", () => {
     const c = k.client();
     const id = await k.createOrder({ captured: false });
     const { captureId } = await c.captureOrder(id, { captured_amount: 5000, order_lines: [tshirt({ unit_price: 5000, total_amount: 5000 })] });
-    const info = { shipping_company: "DHL US", shipping_method: "Home" as const, tracking_number: "63456415674545679874", tracking_uri: "http://shipping.example/findmypackage?63456415674545679874" };
+    const info = {
+      shipping_company: "DHL US",
+      shipping_method: "Home" as const,
+      tracking_number: "63456415674545679874",
+      tracking_uri: "http://shipping.example/findmypackage?63456415674545679874",
+    };
     await c.addShippingInfo(id, captureId, { shipping_info: [info] });
-    await c.addShippingInfo(id, captureId, { shipping_info: [{ return_shipping_company: "DHL US", return_tracking_number: "93456415674545679888" }] });
-    expect((await c.getCapture(id, captureId)).shipping_info).toEqual([info, { return_shipping_company: "DHL US", return_tracking_number: "93456415674545679888" }]);
+    await c.addShippingInfo(id, captureId, {
+      shipping_info: [{ return_shipping_company: "DHL US", return_tracking_number: "93456415674545679888" }],
+    });
+    expect((await c.getCapture(id, captureId)).shipping_info).toEqual([
+      info,
+      { return_shipping_company: "DHL US", return_tracking_number: "93456415674545679888" },
+    ]);
     const open = await k.createOrder({ captured: false });
     await expect(c.addShippingInfo(open, captureId, { shipping_info: [info] })).rejects.toMatchObject({
       status: 403,
@@ -75,7 +91,15 @@ describe("typed calls, each with its Klarna-Idempotency-Key", () => {
   it("updateCustomerDetails changes the shipping address", async () => {
     const c = k.client();
     const id = await k.createOrder({ captured: false });
-    const address = { given_name: "Klara", family_name: "Joyce", street_address: "Apartment 10", postal_code: "12345", city: "Knoxville", region: "TN", country: "US" };
+    const address = {
+      given_name: "Klara",
+      family_name: "Joyce",
+      street_address: "Apartment 10",
+      postal_code: "12345",
+      city: "Knoxville",
+      region: "TN",
+      country: "US",
+    };
     await c.updateCustomerDetails(id, { shipping_address: address });
     expect((await c.getOrder(id)).shipping_address).toEqual(address);
   });
@@ -107,7 +131,12 @@ describe("Klarna's schemas for the new request bodies (the checks above rely on 
     ["PATCH", "/ordermanagement/v1/orders/o/authorization", { order_amount: -1 }, "/order_amount"],
     ["PATCH", "/ordermanagement/v1/orders/o/authorization", { order_lines: [] }, "order_amount"],
     ["POST", "/ordermanagement/v1/orders/o/captures/c/shipping-info", { shipping_info: [] }, "/shipping_info"],
-    ["POST", "/ordermanagement/v1/orders/o/captures/c/shipping-info", { shipping_info: [{ tracking_uri: "x".repeat(1025) }] }, "/shipping_info/0/tracking_uri"],
+    [
+      "POST",
+      "/ordermanagement/v1/orders/o/captures/c/shipping-info",
+      { shipping_info: [{ tracking_uri: "x".repeat(1025) }] },
+      "/shipping_info/0/tracking_uri",
+    ],
     ["PATCH", "/ordermanagement/v1/orders/o/customer-details", { shipping_address: { postal_code: "12345678901" } }, "/shipping_address/postal_code"],
     ["PATCH", "/ordermanagement/v1/orders/o/merchant-references", { merchant_reference1: "x".repeat(256) }, "/merchant_reference1"],
   ])("%s %s rejects a broken body", (method, path, body, where) => {

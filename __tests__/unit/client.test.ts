@@ -44,7 +44,10 @@ describe("every call, typed, against the emulator", () => {
 
   it("Order Management: capture, list/get capture, refund, get refund, acknowledge, references, release, cancel", async () => {
     const c = k.client();
-    const id = await k.createOrder({ captured: false, order_lines: [tshirt(), tshirt({ name: "Socks", reference: "SO-1", unit_price: 500, total_amount: 500 })] });
+    const id = await k.createOrder({
+      captured: false,
+      order_lines: [tshirt(), tshirt({ name: "Socks", reference: "SO-1", unit_price: 500, total_amount: 500 })],
+    });
     await c.acknowledgeOrder(id);
     await c.updateMerchantReferences(id, { merchant_reference1: "order_1", merchant_reference2: "cart_1" });
     const captured = await c.captureOrder(id, { captured_amount: 10000, order_lines: [tshirt()], reference: "fulfillment_1" });
@@ -53,12 +56,21 @@ describe("every call, typed, against the emulator", () => {
     expect((await c.getCapture(id, captured.captureId)).captured_amount).toBe(10000);
     expect(await c.listCaptures(id)).toHaveLength(1);
     const key = uuidv4();
-    const refund = await c.refundOrder(id, { refunded_amount: 4000, order_lines: [tshirt({ quantity: 1, unit_price: 4000, total_amount: 4000 })] }, { idempotencyKey: key });
+    const refund = await c.refundOrder(
+      id,
+      { refunded_amount: 4000, order_lines: [tshirt({ quantity: 1, unit_price: 4000, total_amount: 4000 })] },
+      { idempotencyKey: key },
+    );
     expect(refund.idempotencyKey).toBe(key);
     expect(refund.location).toContain(refund.refundId);
     expect((await c.getRefund(id, refund.refundId)).refunded_amount).toBe(4000);
     await c.releaseRemainingAuthorization(id);
-    expect(await order(c, id)).toMatchObject({ status: "CAPTURED", refunded_amount: 4000, merchant_reference1: "order_1", merchant_reference2: "cart_1" });
+    expect(await order(c, id)).toMatchObject({
+      status: "CAPTURED",
+      refunded_amount: 4000,
+      merchant_reference1: "order_1",
+      merchant_reference2: "cart_1",
+    });
 
     const other = await k.createOrder({ captured: false });
     await c.cancelOrder(other);
@@ -113,7 +125,12 @@ describe("retries: network errors, timeouts, 429 and 5xx only, always with the s
     const c = k.client();
     const id = await k.createOrder({});
     const err: KlarnaApiError = await c.refundOrder(id, { refunded_amount: 999999 }).catch((e) => e);
-    expect(err).toMatchObject({ status: 403, error_code: "REFUND_NOT_ALLOWED", error_messages: ["Over refund is not allowed. Refund not possible."], attempts: 1 });
+    expect(err).toMatchObject({
+      status: 403,
+      error_code: "REFUND_NOT_ALLOWED",
+      error_messages: ["Over refund is not allowed. Refund not possible."],
+      attempts: 1,
+    });
     expect(err.correlation_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(err.message).toBe(
       `Klarna: Over refund is not allowed. Refund not possible. (HTTP 403, REFUND_NOT_ALLOWED, correlation ${err.correlation_id}) on POST /ordermanagement/v1/orders/${id}/refunds`,
@@ -180,7 +197,12 @@ describe("retries: network errors, timeouts, 429 and 5xx only, always with the s
         s.close(() => resolve(p));
       });
     });
-    const c = new KlarnaClient({ username: USERNAME, password: PASSWORD, baseUrl: `http://127.0.0.1:${port}`, retry: { retries: 1, baseDelayMs: 5 } });
+    const c = new KlarnaClient({
+      username: USERNAME,
+      password: PASSWORD,
+      baseUrl: `http://127.0.0.1:${port}`,
+      retry: { retries: 1, baseDelayMs: 5 },
+    });
     await expect(c.getOrder("x")).rejects.toMatchObject({ error_code: "NETWORK_ERROR", attempts: 2 });
   });
 });
@@ -203,7 +225,13 @@ describe("credentials never leak", () => {
     errors.push(await c.getOrder(id).catch((e) => e)); // network
     const wrong = k.client({ password: PASSWORD + "-wrong", logger });
     errors.push(await wrong.getOrder(id).catch((e) => e)); // 401
-    expect(errors.map((e) => (e as KlarnaApiError).error_code)).toEqual(["REFUND_NOT_ALLOWED", "INTERNAL_SERVER_ERROR", "TIMEOUT", "NETWORK_ERROR", "UNAUTHORIZED"]);
+    expect(errors.map((e) => (e as KlarnaApiError).error_code)).toEqual([
+      "REFUND_NOT_ALLOWED",
+      "INTERNAL_SERVER_ERROR",
+      "TIMEOUT",
+      "NETWORK_ERROR",
+      "UNAUTHORIZED",
+    ]);
     for (const e of errors) {
       const err = e as KlarnaApiError;
       for (const text of [err.message, String(err.stack), JSON.stringify(err), inspect(err, { depth: 10, showHidden: true })]) {
@@ -238,6 +266,8 @@ describe("options", () => {
   });
 
   it("refuses an idempotency key that is not a UUID", async () => {
-    await expect(k.client().refundOrder("x", { refunded_amount: 1 }, { idempotencyKey: "return_1" })).rejects.toThrow("Klarna-Idempotency-Key must be a UUID.");
+    await expect(k.client().refundOrder("x", { refunded_amount: 1 }, { idempotencyKey: "return_1" })).rejects.toThrow(
+      "Klarna-Idempotency-Key must be a UUID.",
+    );
   });
 });

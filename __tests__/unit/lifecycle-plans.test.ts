@@ -3,9 +3,35 @@ import { lineArithmeticProblem, sumTotals } from "../../src/klarna/order-lines";
 import { shippingInfoOf, shippingMethodFromName } from "../../src/klarna/shipping-info";
 import type { OrderLine } from "../../src/klarna/types";
 
-const small: OrderLine = { type: "physical", reference: "TEE-ORG-S", name: "T-Shirt, S", quantity: 2, unit_price: 2975, tax_rate: 1900, total_amount: 5950, total_tax_amount: 950 };
-const large: OrderLine = { type: "physical", reference: "TEE-ORG-L", name: "T-Shirt, L", quantity: 1, unit_price: 3570, tax_rate: 1900, total_amount: 3570, total_tax_amount: 570 };
-const shipping: OrderLine = { type: "shipping_fee", name: "DHL Standard", quantity: 1, unit_price: 595, tax_rate: 1900, total_amount: 595, total_tax_amount: 95 };
+const small: OrderLine = {
+  type: "physical",
+  reference: "TEE-ORG-S",
+  name: "T-Shirt, S",
+  quantity: 2,
+  unit_price: 2975,
+  tax_rate: 1900,
+  total_amount: 5950,
+  total_tax_amount: 950,
+};
+const large: OrderLine = {
+  type: "physical",
+  reference: "TEE-ORG-L",
+  name: "T-Shirt, L",
+  quantity: 1,
+  unit_price: 3570,
+  tax_rate: 1900,
+  total_amount: 3570,
+  total_tax_amount: 570,
+};
+const shipping: OrderLine = {
+  type: "shipping_fee",
+  name: "DHL Standard",
+  quantity: 1,
+  unit_price: 595,
+  tax_rate: 1900,
+  total_amount: 595,
+  total_tax_amount: 95,
+};
 const order = [small, large, shipping];
 
 describe("the lines of a capture of the rest of an order", () => {
@@ -22,13 +48,21 @@ describe("the lines of a capture of the rest of an order", () => {
 
   it("keep a discount on what is left when the captured part carried more than its share", () => {
     const discounted = { ...small, total_discount_amount: 100, total_amount: 5850, total_tax_amount: 934 };
-    const rest = uncapturedLines([discounted], [{ captured_amount: 2975, order_lines: [{ ...small, quantity: 1, total_amount: 2975, total_tax_amount: 475 }] }], 2875);
+    const rest = uncapturedLines(
+      [discounted],
+      [{ captured_amount: 2975, order_lines: [{ ...small, quantity: 1, total_amount: 2975, total_tax_amount: 475 }] }],
+      2875,
+    );
     expect(rest).toEqual([{ ...small, quantity: 1, total_amount: 2875, total_discount_amount: 100, total_tax_amount: taxOf2875() }]);
   });
 
   it.each([
     ["an earlier capture without lines", [{ captured_amount: 1000 }], 9115],
-    ["an earlier capture of a line not on the order", [{ captured_amount: 999, order_lines: [{ ...large, reference: "OTHER", total_amount: 999, unit_price: 999 }] }], 9116],
+    [
+      "an earlier capture of a line not on the order",
+      [{ captured_amount: 999, order_lines: [{ ...large, reference: "OTHER", total_amount: 999, unit_price: 999 }] }],
+      9116,
+    ],
     ["more captured of a line than ordered", [{ captured_amount: 7140, order_lines: [{ ...large, quantity: 2, total_amount: 7140 }] }], 2975 + 595],
     ["an amount the rest does not add up to", [{ captured_amount: 3570, order_lines: [large] }], 6000],
   ])("are not told (the capture goes without lines) after %s", (_what, captures, amount) => {
@@ -47,7 +81,12 @@ function taxOf2875(): number {
 
 describe("shipping info for Klarna", () => {
   it("one entry per tracking number, with the carrier, within Klarna's limits", () => {
-    expect(shippingInfoOf({ company: "DHL Standard", tracking: [{ number: "0034 1" }, { number: " " }, { number: "JJD1", url: "https://track.example/JJD1" }] })).toEqual([
+    expect(
+      shippingInfoOf({
+        company: "DHL Standard",
+        tracking: [{ number: "0034 1" }, { number: " " }, { number: "JJD1", url: "https://track.example/JJD1" }],
+      }),
+    ).toEqual([
       { shipping_company: "DHL Standard", tracking_number: "0034 1" },
       { shipping_company: "DHL Standard", tracking_number: "JJD1", tracking_uri: "https://track.example/JJD1" },
     ]);
@@ -74,6 +113,17 @@ describe("shipping info for Klarna", () => {
         "DHL Standard",
         "UPS Ground",
       ].map(shippingMethodFromName),
-    ).toEqual(["DHLPackstation", "ClickCollect", "PickUpPoint", "PickUpStore", "PickUpStore", "Home", "PalletDelivery", "PickUpWarehouse", undefined, undefined]);
+    ).toEqual([
+      "DHLPackstation",
+      "ClickCollect",
+      "PickUpPoint",
+      "PickUpStore",
+      "PickUpStore",
+      "Home",
+      "PalletDelivery",
+      "PickUpWarehouse",
+      undefined,
+      undefined,
+    ]);
   });
 });

@@ -10,13 +10,17 @@ import { KlarnaPluginRefusal, paymentError } from "../../src/medusa/payment-erro
 import { sessionBody, checkSessionAmounts } from "../../src/emulator/rules";
 
 describe("the one error mapper: what the admin reads", () => {
-  const klarna = (f: Partial<ConstructorParameters<typeof KlarnaApiError>[0]>) =>
-    new KlarnaApiError({ error_code: "X", error_messages: [], ...f });
+  const klarna = (f: Partial<ConstructorParameters<typeof KlarnaApiError>[0]>) => new KlarnaApiError({ error_code: "X", error_messages: [], ...f });
 
   it.each([
     [
       "over refund",
-      klarna({ status: 403, error_code: "REFUND_NOT_ALLOWED", error_messages: ["Over refund is not allowed. Refund not possible."], correlation_id: "7863c755" }),
+      klarna({
+        status: 403,
+        error_code: "REFUND_NOT_ALLOWED",
+        error_messages: ["Over refund is not allowed. Refund not possible."],
+        correlation_id: "7863c755",
+      }),
       "Klarna refused the refund: Over refund is not allowed. Refund not possible. The amount is more than what is captured and not yet refunded at Klarna",
       "Klarna REFUND_NOT_ALLOWED, correlation 7863c755, HTTP 403",
     ],
@@ -73,23 +77,59 @@ describe("the one error mapper: what the admin reads", () => {
       "Klarna refused the refund: Order has no captures. Refund not possible. Capture the order before refunding it",
     );
     expect(paymentError("refund", refused(["Refund not allowed."])).error).toBe("Klarna refused the refund: Refund not allowed");
-    expect(paymentError("capture", klarna({ status: 403, error_code: "CAPTURE_NOT_ALLOWED", error_messages: ["Order abc is expired. Capture not possible."] })).error).toBe(
+    expect(
+      paymentError(
+        "capture",
+        klarna({ status: 403, error_code: "CAPTURE_NOT_ALLOWED", error_messages: ["Order abc is expired. Capture not possible."] }),
+      ).error,
+    ).toBe(
       "Klarna refused the capture: Order abc is expired. Capture not possible. Klarna's authorisation has expired: ask the shopper to pay again",
     );
   });
 
   it("states each sentence once: a timeout's own words carry no retry advice, the hint does", () => {
-    const out = paymentError("refund", klarna({ error_code: "NETWORK_ERROR", error_messages: ["Klarna could not be reached (ECONNRESET)."], attempts: 3 }));
+    const out = paymentError(
+      "refund",
+      klarna({ error_code: "NETWORK_ERROR", error_messages: ["Klarna could not be reached (ECONNRESET)."], attempts: 3 }),
+    );
     expect(out.error.match(/retry/gi)).toHaveLength(2); // "safe to retry: the retry reuses…", once
-    expect(out.error).toBe("Klarna did not confirm the refund: Klarna could not be reached (ECONNRESET). It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once");
+    expect(out.error).toBe(
+      "Klarna did not confirm the refund: Klarna could not be reached (ECONNRESET). It is safe to retry: the retry reuses the same idempotency key, so Klarna refunds at most once",
+    );
   });
 
   it("tells a shopper what happened and what to do, and nothing internal", () => {
     const cases = [
-      paymentError("payment session", klarna({ status: 503, error_code: "TEMPORARILY_UNAVAILABLE", error_messages: ["Temporarily unavailable"], correlation_id: "c" })),
-      paymentError("purchase", klarna({ status: 401, error_code: "UNAUTHORIZED", error_messages: ["Klarna rejected the API credentials. Check the plugin's username and password."] })),
-      paymentError("purchase", klarna({ status: 409, error_code: "CONFLICT", error_messages: ["The authorization was already used to place an order."], correlation_id: "c" })),
-      paymentError("purchase", new KlarnaPluginRefusal("TOKEN_NOT_FOR_CART", "The token of session s is not this cart's (key 6f1c…).", { session_id: "s" }, "The Klarna payment does not belong to this cart. Please choose Klarna again to pay for this cart")),
+      paymentError(
+        "payment session",
+        klarna({ status: 503, error_code: "TEMPORARILY_UNAVAILABLE", error_messages: ["Temporarily unavailable"], correlation_id: "c" }),
+      ),
+      paymentError(
+        "purchase",
+        klarna({
+          status: 401,
+          error_code: "UNAUTHORIZED",
+          error_messages: ["Klarna rejected the API credentials. Check the plugin's username and password."],
+        }),
+      ),
+      paymentError(
+        "purchase",
+        klarna({
+          status: 409,
+          error_code: "CONFLICT",
+          error_messages: ["The authorization was already used to place an order."],
+          correlation_id: "c",
+        }),
+      ),
+      paymentError(
+        "purchase",
+        new KlarnaPluginRefusal(
+          "TOKEN_NOT_FOR_CART",
+          "The token of session s is not this cart's (key 6f1c…).",
+          { session_id: "s" },
+          "The Klarna payment does not belong to this cart. Please choose Klarna again to pay for this cart",
+        ),
+      ),
       paymentError("purchase", new Error("database down")),
     ];
     expect(cases.map((c) => c.error)).toEqual([
@@ -121,9 +161,22 @@ describe("Medusa 1.20's refund arithmetic (totals.getLineItemRefund, return.crea
     [2500, 1, 1, 0, [19], true, null, 2500],
     [1000, 1, 1, 0, [], false, 25, 1250], // the old tax system
     [0, 1, 1, 0, [19], false, null, 0], // a free item: no division by zero
-  ])("unit %i, ordered %i, refunded %i, adjustments %i, rates %j, inclusive %s, legacy %s → %i", (unitPrice, ordered, qty, adj, rates, inc, legacy, value) => {
-    expect(medusaLineRefund({ unitPrice, orderedQuantity: ordered, quantity: qty, adjustmentsTotal: adj, taxRates: rates, includesTax: inc, legacyTaxRate: legacy })).toBe(value);
-  });
+  ])(
+    "unit %i, ordered %i, refunded %i, adjustments %i, rates %j, inclusive %s, legacy %s → %i",
+    (unitPrice, ordered, qty, adj, rates, inc, legacy, value) => {
+      expect(
+        medusaLineRefund({
+          unitPrice,
+          orderedQuantity: ordered,
+          quantity: qty,
+          adjustmentsTotal: adj,
+          taxRates: rates,
+          includesTax: inc,
+          legacyTaxRate: legacy,
+        }),
+      ).toBe(value);
+    },
+  );
 
   it("return shipping: price plus its tax lines", () => {
     expect(medusaShippingTotal(300, [19], false)).toBe(357);
@@ -141,7 +194,14 @@ describe("Medusa 1.20's refund arithmetic (totals.getLineItemRefund, return.crea
         fc.boolean(),
         (unitPrice, ordered, extra, rates, inc) => {
           const quantity = Math.min(ordered, 1 + (extra % ordered));
-          const spec = { unitPrice, orderedQuantity: ordered, quantity, adjustmentsTotal: Math.floor(unitPrice * ordered * (extra / 100)), taxRates: rates, includesTax: inc };
+          const spec = {
+            unitPrice,
+            orderedQuantity: ordered,
+            quantity,
+            adjustmentsTotal: Math.floor(unitPrice * ordered * (extra / 100)),
+            taxRates: rates,
+            includesTax: inc,
+          };
           const value = medusaLineRefund(spec);
           const { unitPrice: u, discount } = klarnaUnitAndDiscount(value, quantity, medusaUnitGross(spec));
           expect(discount).toBeGreaterThanOrEqual(0);
@@ -168,7 +228,14 @@ describe("a Medusa cart as Klarna Payments lines", () => {
 
   it("items, shipping, amounts Klarna accepts", () => {
     const body = sessionFromCart(cart, 10115, {});
-    expect(body).toMatchObject({ purchase_country: "DE", purchase_currency: "EUR", locale: "en-DE", order_amount: 10115, order_tax_amount: 950 + 570 + 95, merchant_reference1: "cart_1" });
+    expect(body).toMatchObject({
+      purchase_country: "DE",
+      purchase_currency: "EUR",
+      locale: "en-DE",
+      order_amount: 10115,
+      order_tax_amount: 950 + 570 + 95,
+      merchant_reference1: "cart_1",
+    });
     expect(body.order_lines.map((l) => l.name)).toEqual(["Tee, S", "Tee, L", "DHL"]);
     const parsed = sessionBody.parse(body);
     expect(() => checkSessionAmounts(parsed)).not.toThrow();
@@ -225,7 +292,9 @@ describe("plugin options", () => {
   it("base_url must be http(s), and return-fee markets real ISO 3166 countries", () => {
     expect(() => parseOptions({ username: "u", password: "p", base_url: "ftp://proxy.example" })).toThrow(/base_url: must be an http\(s\) URL/);
     expect(() => parseOptions({ username: "u", password: "p", base_url: "file:///etc/passwd" })).toThrow(/base_url: must be an http\(s\) URL/);
-    expect(() => parseOptions({ username: "u", password: "p", return_fee_markets: ["DE", "XX"] })).toThrow(/return_fee_markets.1: must be an ISO 3166-1 alpha-2 country code/);
+    expect(() => parseOptions({ username: "u", password: "p", return_fee_markets: ["DE", "XX"] })).toThrow(
+      /return_fee_markets.1: must be an ISO 3166-1 alpha-2 country code/,
+    );
     expect(parseOptions({ username: "u", password: "p", return_fee_markets: ["de", "IT"] }).return_fee_markets).toEqual(["DE", "IT"]);
   });
 

@@ -13,7 +13,11 @@ describe("Klarna's OpenAPI specs as validators", () => {
   it.each([
     ["negative refunded_amount", { refunded_amount: -1 }, "/refunded_amount"],
     ["amount over the maximum", { refunded_amount: 200000001 }, "/refunded_amount"],
-    ["unknown line type", { refunded_amount: 1, order_lines: [{ name: "a", type: "bogus", quantity: 1, unit_price: 1, total_amount: 1 }] }, "/order_lines/0/type"],
+    [
+      "unknown line type",
+      { refunded_amount: 1, order_lines: [{ name: "a", type: "bogus", quantity: 1, unit_price: 1, total_amount: 1 }] },
+      "/order_lines/0/type",
+    ],
     ["missing total_amount", { refunded_amount: 1, order_lines: [{ name: "a", quantity: 1, unit_price: 1 }] }, "/order_lines/0"],
     ["description too long", { refunded_amount: 1, description: "x".repeat(256) }, "/description"],
     ["fractional amount", { refunded_amount: 1.5 }, "/refunded_amount"],

@@ -44,7 +44,11 @@ describe("line arithmetic", () => {
   it("total_amount = quantity × unit_price − total_discount_amount", () => {
     expect(lineTotal({ quantity: 3, unit_price: 1000, total_discount_amount: 500 })).toBe(2500);
     expect(lineArithmeticProblem({ quantity: 3, unit_price: 1000, total_discount_amount: 500, total_amount: 2500 })).toBeUndefined();
-    expect(lineArithmeticProblem({ quantity: 3, unit_price: 1000, total_amount: 2500 })).toEqual({ field: "total_amount", expected: 3000, actual: 2500 });
+    expect(lineArithmeticProblem({ quantity: 3, unit_price: 1000, total_amount: 2500 })).toEqual({
+      field: "total_amount",
+      expected: 3000,
+      actual: 2500,
+    });
   });
 
   it("reproduces Klarna's real rejection (tax differs from the calculated value by more than 1)", () => {

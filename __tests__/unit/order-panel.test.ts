@@ -104,7 +104,11 @@ describe("a ledger row as the panel shows it", () => {
 
   it("words a Klarna refusal with the one error mapper and keeps its references", () => {
     const failed = panelRefund(
-      row({ status: "failed", klarna_refund_id: null, error: { status: 403, error_code: "REFUND_NOT_ALLOWED", error_messages: ["Over refund is not allowed."], correlation_id: "c-1" } }),
+      row({
+        status: "failed",
+        klarna_refund_id: null,
+        error: { status: 403, error_code: "REFUND_NOT_ALLOWED", error_messages: ["Over refund is not allowed."], correlation_id: "c-1" },
+      }),
     );
     expect(failed.error).toEqual({
       message: "Klarna refused the refund: Over refund is not allowed. The amount is more than what is captured and not yet refunded at Klarna",

@@ -32,11 +32,31 @@ const start: Observation = { kind: "start" };
 describe("decide: an attempt starts", () => {
   it.each<[string, RowView | null, Decision]>([
     ["no ledger entry yet", null, { do: "send", key: "new" }],
-    ["Klarna refunded it and Medusa recorded it", row({ status: "succeeded", klarnaRefundId: "r1", medusa: "recorded" }), { do: "refuse", reason: "already_recorded" }],
-    ["Klarna refunded it and another entry recorded it", row({ status: "succeeded", klarnaRefundId: "r1", medusa: "adopted" }), { do: "refuse", reason: "already_recorded" }],
-    ["Klarna refunded it, Medusa rolled back", row({ status: "succeeded", klarnaRefundId: "r1", medusa: "not_recorded" }), { do: "succeed", refundId: "r1", via: "ledger" }],
-    ["Klarna refunded it, Medusa's outcome unknown (read by the executor first)", row({ status: "succeeded", klarnaRefundId: "r1" }), { do: "succeed", refundId: "r1", via: "ledger" }],
-    ["Klarna refunded another amount", row({ status: "succeeded", klarnaRefundId: "r1", amount: 2500, medusa: "not_recorded" }), { do: "refuse", reason: "amount_mismatch", klarnaAmount: 2500, refundId: "r1" }],
+    [
+      "Klarna refunded it and Medusa recorded it",
+      row({ status: "succeeded", klarnaRefundId: "r1", medusa: "recorded" }),
+      { do: "refuse", reason: "already_recorded" },
+    ],
+    [
+      "Klarna refunded it and another entry recorded it",
+      row({ status: "succeeded", klarnaRefundId: "r1", medusa: "adopted" }),
+      { do: "refuse", reason: "already_recorded" },
+    ],
+    [
+      "Klarna refunded it, Medusa rolled back",
+      row({ status: "succeeded", klarnaRefundId: "r1", medusa: "not_recorded" }),
+      { do: "succeed", refundId: "r1", via: "ledger" },
+    ],
+    [
+      "Klarna refunded it, Medusa's outcome unknown (read by the executor first)",
+      row({ status: "succeeded", klarnaRefundId: "r1" }),
+      { do: "succeed", refundId: "r1", via: "ledger" },
+    ],
+    [
+      "Klarna refunded another amount",
+      row({ status: "succeeded", klarnaRefundId: "r1", amount: 2500, medusa: "not_recorded" }),
+      { do: "refuse", reason: "amount_mismatch", klarnaAmount: 2500, refundId: "r1" },
+    ],
     ["Klarna refused it outright", row({ status: "failed" }), { do: "send", key: "new" }],
     ["written, never sent", row({ keySent: false, keyAgeS: null, lastSentAgeS: null }), { do: "send", key: "keep" }],
     ["sent, process died before an answer (young key)", row({ status: "pending" }), { do: "send", key: "keep" }],
@@ -51,11 +71,36 @@ describe("decide: an attempt starts", () => {
 
 describe("decide: what Klarna's order shows, before sending", () => {
   it.each<[string, RowView, Observation, Decision]>([
-    ["the refund is there, same amount", row({ status: "unknown", keyAgeS: KEY_SAFE_AGE_S + 5 }), { kind: "order", refund: { id: "r1", amount: 2618 } }, { do: "succeed", refundId: "r1", via: "order" }],
-    ["the refund is there, another amount", row({ status: "unknown", amount: 2500 }), { kind: "order", refund: { id: "r1", amount: 2500 } }, { do: "refuse", reason: "amount_mismatch", klarnaAmount: 2500, refundId: "r1" }],
-    ["not there, sent long ago: the old key made nothing", row({ status: "unknown", amount: 2500, lastSentAgeS: IN_FLIGHT_GRACE_S + 1 }), { kind: "order" }, { do: "send", key: "new" }],
-    ["not there, sent moments ago: it may still be on its way", row({ status: "unknown", amount: 2500, lastSentAgeS: 5 }), { kind: "order" }, { do: "refuse", reason: "in_flight", retryAfterS: IN_FLIGHT_GRACE_S - 5 }],
-    ["Klarna's order cannot be read", row({ status: "unknown", amount: 2500 }), { kind: "order_unavailable" }, { do: "refuse", reason: "order_unavailable" }],
+    [
+      "the refund is there, same amount",
+      row({ status: "unknown", keyAgeS: KEY_SAFE_AGE_S + 5 }),
+      { kind: "order", refund: { id: "r1", amount: 2618 } },
+      { do: "succeed", refundId: "r1", via: "order" },
+    ],
+    [
+      "the refund is there, another amount",
+      row({ status: "unknown", amount: 2500 }),
+      { kind: "order", refund: { id: "r1", amount: 2500 } },
+      { do: "refuse", reason: "amount_mismatch", klarnaAmount: 2500, refundId: "r1" },
+    ],
+    [
+      "not there, sent long ago: the old key made nothing",
+      row({ status: "unknown", amount: 2500, lastSentAgeS: IN_FLIGHT_GRACE_S + 1 }),
+      { kind: "order" },
+      { do: "send", key: "new" },
+    ],
+    [
+      "not there, sent moments ago: it may still be on its way",
+      row({ status: "unknown", amount: 2500, lastSentAgeS: 5 }),
+      { kind: "order" },
+      { do: "refuse", reason: "in_flight", retryAfterS: IN_FLIGHT_GRACE_S - 5 },
+    ],
+    [
+      "Klarna's order cannot be read",
+      row({ status: "unknown", amount: 2500 }),
+      { kind: "order_unavailable" },
+      { do: "refuse", reason: "order_unavailable" },
+    ],
   ])("%s", (_what, r, observation, expected) => {
     expect(decide(r, intent, observation, "before_send")).toEqual(expected);
   });
@@ -66,16 +111,32 @@ describe("decide: Klarna answers the refund", () => {
     ["201 with Refund-Id", { kind: "answer", outcome: "created", refundId: "r9" }, { do: "succeed", refundId: "r9", via: "answer" }],
     ["201 without Refund-Id: Klarna acted", { kind: "answer", outcome: "acted_without_id" }, { do: "look", phase: "after_answer" }],
     ["timeout, dropped connection, 5xx", { kind: "answer", outcome: "unknown" }, { do: "look", phase: "after_answer" }],
-    ["a 4xx for a key that never had an unknown outcome", { kind: "answer", outcome: "refused", afterUnknown: false }, { do: "fail", status: "failed" }],
-    ["a 4xx (409, 404, 401) after an unknown outcome", { kind: "answer", outcome: "refused", afterUnknown: true }, { do: "look", phase: "after_answer" }],
+    [
+      "a 4xx for a key that never had an unknown outcome",
+      { kind: "answer", outcome: "refused", afterUnknown: false },
+      { do: "fail", status: "failed" },
+    ],
+    [
+      "a 4xx (409, 404, 401) after an unknown outcome",
+      { kind: "answer", outcome: "refused", afterUnknown: true },
+      { do: "look", phase: "after_answer" },
+    ],
   ])("%s", (_what, observation, expected) => {
     expect(decide(row(), intent, observation)).toEqual(expected);
   });
 
   it.each<[string, Observation, Decision]>([
-    ["then the order shows it: Klarna refunded", { kind: "order", refund: { id: "r1", amount: 2618 } }, { do: "succeed", refundId: "r1", via: "order" }],
+    [
+      "then the order shows it: Klarna refunded",
+      { kind: "order", refund: { id: "r1", amount: 2618 } },
+      { do: "succeed", refundId: "r1", via: "order" },
+    ],
     ["then the order does not show it: unknown, key kept", { kind: "order" }, { do: "fail", status: "unknown", checked: "not_on_order" }],
-    ["then the order cannot be read: unknown, key kept", { kind: "order_unavailable" }, { do: "fail", status: "unknown", checked: "order_unavailable" }],
+    [
+      "then the order cannot be read: unknown, key kept",
+      { kind: "order_unavailable" },
+      { do: "fail", status: "unknown", checked: "order_unavailable" },
+    ],
   ])("%s", (_what, observation, expected) => {
     expect(decide(row({ status: "unknown" }), intent, observation, "after_answer")).toEqual(expected);
   });
@@ -92,14 +153,56 @@ describe("decideEarlier: an earlier attempt on the same Klarna order", () => {
     ["made and adopted: settled", row({ status: "succeeded", klarnaRefundId: "r1", medusa: "adopted" }), null, start, { do: "ignore" }],
     ["made, Medusa not read yet", row({ status: "succeeded", klarnaRefundId: "r1" }), null, start, { do: "read_medusa" }],
     ["made, Medusa had recorded it after all", row({ status: "succeeded", klarnaRefundId: "r1" }), recorded, start, { do: "mark_recorded" }],
-    ["made, unrecorded, can be retried (a requested return)", row({ status: "succeeded", klarnaRefundId: "r1", medusa: "not_recorded" }), alive, start, { do: "refuse", reason: "record_earlier_first", refundId: "r1" }],
-    ["made, unrecorded, its return cancelled, same amount: adopted", row({ status: "succeeded", klarnaRefundId: "r1", medusa: "not_recorded" }), dead, start, { do: "adopt", refundId: "r1" }],
-    ["made, unrecorded, its return cancelled, another amount", row({ status: "succeeded", klarnaRefundId: "r1", medusa: "not_recorded", amount: 999 }), dead, start, { do: "refuse", reason: "record_earlier_first", refundId: "r1" }],
+    [
+      "made, unrecorded, can be retried (a requested return)",
+      row({ status: "succeeded", klarnaRefundId: "r1", medusa: "not_recorded" }),
+      alive,
+      start,
+      { do: "refuse", reason: "record_earlier_first", refundId: "r1" },
+    ],
+    [
+      "made, unrecorded, its return cancelled, same amount: adopted",
+      row({ status: "succeeded", klarnaRefundId: "r1", medusa: "not_recorded" }),
+      dead,
+      start,
+      { do: "adopt", refundId: "r1" },
+    ],
+    [
+      "made, unrecorded, its return cancelled, another amount",
+      row({ status: "succeeded", klarnaRefundId: "r1", medusa: "not_recorded", amount: 999 }),
+      dead,
+      start,
+      { do: "refuse", reason: "record_earlier_first", refundId: "r1" },
+    ],
     ["unknown outcome: look", row({ status: "unknown" }), null, start, { do: "look" }],
-    ["unknown outcome, Klarna made it", row({ status: "unknown" }), null, { kind: "order", refund: { id: "r1", amount: 2618 } }, { do: "mark_made", refundId: "r1", amount: 2618 }],
-    ["unknown outcome, not on the order, sent long ago", row({ status: "unknown", lastSentAgeS: 600 }), null, { kind: "order" }, { do: "mark_not_made" }],
-    ["unknown outcome, not on the order, sent moments ago", row({ status: "unknown", lastSentAgeS: 2 }), null, { kind: "order" }, { do: "refuse", reason: "earlier_in_flight", retryAfterS: IN_FLIGHT_GRACE_S - 2 }],
-    ["unknown outcome, Klarna unreachable", row({ status: "unknown" }), null, { kind: "order_unavailable" }, { do: "refuse", reason: "order_unavailable" }],
+    [
+      "unknown outcome, Klarna made it",
+      row({ status: "unknown" }),
+      null,
+      { kind: "order", refund: { id: "r1", amount: 2618 } },
+      { do: "mark_made", refundId: "r1", amount: 2618 },
+    ],
+    [
+      "unknown outcome, not on the order, sent long ago",
+      row({ status: "unknown", lastSentAgeS: 600 }),
+      null,
+      { kind: "order" },
+      { do: "mark_not_made" },
+    ],
+    [
+      "unknown outcome, not on the order, sent moments ago",
+      row({ status: "unknown", lastSentAgeS: 2 }),
+      null,
+      { kind: "order" },
+      { do: "refuse", reason: "earlier_in_flight", retryAfterS: IN_FLIGHT_GRACE_S - 2 },
+    ],
+    [
+      "unknown outcome, Klarna unreachable",
+      row({ status: "unknown" }),
+      null,
+      { kind: "order_unavailable" },
+      { do: "refuse", reason: "order_unavailable" },
+    ],
   ])("%s", (_what, r, ctx, observation, expected) => {
     expect(decideEarlier(r, intent, ctx, observation)).toEqual(expected);
   });
@@ -144,7 +247,15 @@ function attempt(m: Model, amount: number, faults: Fault[]): { refundId: string 
       case "send": {
         let r: SimRow =
           !m.row || d.key === "new"
-            ? { ...row({ keySent: false, keyAgeS: null, lastSentAgeS: null }), ...(m.row ?? {}), status: "pending", key: `k${++m.seq}`, keyAt: m.now, lastSentAt: null, amount }
+            ? {
+                ...row({ keySent: false, keyAgeS: null, lastSentAgeS: null }),
+                ...(m.row ?? {}),
+                status: "pending",
+                key: `k${++m.seq}`,
+                keyAt: m.now,
+                lastSentAt: null,
+                amount,
+              }
             : m.row;
         const hadUnknown = r.status === "unknown" || (d.key === "keep" && r.keySent);
         r = { ...r, amount, keySent: true, keyAt: r.keyAt ?? m.now, lastSentAt: m.now };
@@ -189,7 +300,17 @@ function attempt(m: Model, amount: number, faults: Fault[]): { refundId: string 
 }
 
 it("over random faults, retries, rollbacks, changed amounts and days passing: one Klarna refund per intent, and Medusa records only what Klarna made", () => {
-  const fault = fc.constantFrom<Fault>("none", "drop_before", "drop_after", "refused", "late_409", "late_404", "late_401", "lost_201_id", "order_unreadable");
+  const fault = fc.constantFrom<Fault>(
+    "none",
+    "drop_before",
+    "drop_after",
+    "refused",
+    "late_409",
+    "late_404",
+    "late_401",
+    "lost_201_id",
+    "order_unreadable",
+  );
   const step = fc.record({
     faults: fc.array(fault, { maxLength: 3 }),
     amount: fc.constantFrom(2618, 2618, 2618, 2500),

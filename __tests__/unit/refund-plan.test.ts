@@ -21,7 +21,16 @@ describe("planRefund: tables", () => {
       description: "Description of the refund shown to the customer",
       order_lines: [
         { name: "T-Shirt", type: "physical", quantity: 1, unit_price: 10000, tax_rate: 0, total_amount: 10000, total_tax_amount: 0 },
-        { name: "Return fee", type: "return_fee", reference: "return-fee", quantity: 1, unit_price: -500, tax_rate: 0, total_amount: -500, total_tax_amount: 0 },
+        {
+          name: "Return fee",
+          type: "return_fee",
+          reference: "return-fee",
+          quantity: 1,
+          unit_price: -500,
+          tax_rate: 0,
+          total_amount: -500,
+          total_tax_amount: 0,
+        },
       ],
     });
   });
@@ -37,9 +46,28 @@ describe("planRefund: tables", () => {
       returnShipping: { name: "Return label (DHL)", amount: 357, taxRate: 1900 },
     });
     expect(plan.order_lines).toEqual([
-      { name: "Hoodie", type: "physical", reference: "HD-M", quantity: 2, unit_price: 2500, tax_rate: 1900, total_amount: 4500, total_discount_amount: 500, total_tax_amount: 718 },
+      {
+        name: "Hoodie",
+        type: "physical",
+        reference: "HD-M",
+        quantity: 2,
+        unit_price: 2500,
+        tax_rate: 1900,
+        total_amount: 4500,
+        total_discount_amount: 500,
+        total_tax_amount: 718,
+      },
       { name: "Cap", type: "physical", reference: "CP-1", quantity: 1, unit_price: 1190, tax_rate: 1900, total_amount: 1190, total_tax_amount: 190 },
-      { name: "Return label (DHL)", type: "return_fee", reference: "return-fee", quantity: 1, unit_price: -357, tax_rate: 1900, total_amount: -357, total_tax_amount: -57 },
+      {
+        name: "Return label (DHL)",
+        type: "return_fee",
+        reference: "return-fee",
+        quantity: 1,
+        unit_price: -357,
+        tax_rate: 1900,
+        total_amount: -357,
+        total_tax_amount: -57,
+      },
     ]);
     expect(sumTotals(plan.order_lines!)).toBe(plan.refunded_amount);
   });
@@ -55,15 +83,26 @@ describe("planRefund: tables", () => {
       ["discount", "refund-adjustment", -489],
     ]);
     const smaller = planRefund({ ...DE, refundAmount: 8700, items, returnShipping: shipping });
-    expect(smaller.order_lines!.map((l) => [l.type, l.total_amount])).toEqual([["physical", 8989], ["return_fee", -289]]);
+    expect(smaller.order_lines!.map((l) => [l.type, l.total_amount])).toEqual([
+      ["physical", 8989],
+      ["return_fee", -289],
+    ]);
     const full = planRefund({ ...DE, refundAmount: 8989, items, returnShipping: shipping });
     expect(full.order_lines!.map((l) => l.type)).toEqual(["physical"]); // no zero-amount fee line
     const up = planRefund({ ...DE, refundAmount: 9489, items, returnShipping: shipping });
-    expect(up.order_lines!.map((l) => [l.name, l.total_amount])).toEqual([["Shoe", 8989], ["Additional refund", 500]]);
+    expect(up.order_lines!.map((l) => [l.name, l.total_amount])).toEqual([
+      ["Shoe", 8989],
+      ["Additional refund", 500],
+    ]);
   });
 
   it("the fee is never subtracted twice (a lesson of mature integrations)", () => {
-    const plan = planRefund({ ...DE, refundAmount: 9500, items: [{ name: "T", quantity: 1, unitPrice: 10000, taxRate: 0 }], returnShipping: { name: "Fee", amount: 500, taxRate: 0 } });
+    const plan = planRefund({
+      ...DE,
+      refundAmount: 9500,
+      items: [{ name: "T", quantity: 1, unitPrice: 10000, taxRate: 0 }],
+      returnShipping: { name: "Fee", amount: 500, taxRate: 0 },
+    });
     expect(plan.refunded_amount).toBe(9500);
     expect(plan.order_lines!.filter((l) => l.total_amount < 0).map((l) => l.total_amount)).toEqual([-500]);
   });
@@ -112,7 +151,12 @@ describe("planRefund: tables", () => {
   });
 
   it("long names and references are cut to Klarna's 255", () => {
-    const plan = planRefund({ ...DE, refundAmount: 100, items: [{ name: "n".repeat(400), reference: "r".repeat(300), quantity: 1, unitPrice: 100, taxRate: 0 }], description: "d".repeat(300) });
+    const plan = planRefund({
+      ...DE,
+      refundAmount: 100,
+      items: [{ name: "n".repeat(400), reference: "r".repeat(300), quantity: 1, unitPrice: 100, taxRate: 0 }],
+      description: "d".repeat(300),
+    });
     expect(plan.order_lines![0].name).toHaveLength(255);
     expect(plan.order_lines![0].reference).toHaveLength(255);
     expect(plan.description).toHaveLength(255);
@@ -181,7 +225,15 @@ const returnInput: fc.Arbitrary<RefundPlanInput> = fc
     const value = items.reduce((s, i) => s + i.quantity * i.unitPrice - i.discount, 0);
     const medusa = value - (shipping?.amount ?? 0); // Medusa's own formula: items minus return shipping
     const refundAmount = Math.max(0, editedByAdmin ? medusa + adminDelta : medusa);
-    return { refundAmount, currency: "EUR", purchaseCountry, captureCount, items, returnShipping: shipping, options: { returnFeeFallback: fallback } };
+    return {
+      refundAmount,
+      currency: "EUR",
+      purchaseCountry,
+      captureCount,
+      items,
+      returnShipping: shipping,
+      options: { returnFeeFallback: fallback },
+    };
   });
 
 describe("planRefund: properties over 10 000 generated returns", () => {

@@ -6,9 +6,9 @@
 //   placeOrder(...)    the same, insisting on an order
 //   capture, fulfillAndShip, requestReturn, receiveReturn      the admin's steps after it
 //   capturedOrderWithReturn(...)               the benchmark's and the chaos run's starting point
-"use strict"
+"use strict";
 
-const { client } = require("./http")
+const { client } = require("./http");
 
 /**
  * @typedef {{ variant_id: string, quantity: number }} CartItem
@@ -46,39 +46,61 @@ const { client } = require("./http")
  * @param {CheckoutOptions} o
  * @returns {Promise<Checkout>}
  */
-async function checkout({ url, seed, provider = "klarna", emulatorUrl, items, regionId, country = "de", email, discountCode, authorize, beforeComplete }) {
-  const store = client(url, { headers: { "x-publishable-api-key": seed.publishableApiKey } })
-  let { data } = await store.post("/store/carts", { region_id: regionId ?? seed.region.id, country_code: country })
-  const cartId = data.cart.id
-  const [small, large] = seed.variants
-  for (const item of items ?? [{ variant_id: small.id, quantity: 2 }, { variant_id: large.id, quantity: 1 }]) {
-    await store.post(`/store/carts/${cartId}/line-items`, item)
+async function checkout({
+  url,
+  seed,
+  provider = "klarna",
+  emulatorUrl,
+  items,
+  regionId,
+  country = "de",
+  email,
+  discountCode,
+  authorize,
+  beforeComplete,
+}) {
+  const store = client(url, { headers: { "x-publishable-api-key": seed.publishableApiKey } });
+  let { data } = await store.post("/store/carts", { region_id: regionId ?? seed.region.id, country_code: country });
+  const cartId = data.cart.id;
+  const [small, large] = seed.variants;
+  for (const item of items ?? [
+    { variant_id: small.id, quantity: 2 },
+    { variant_id: large.id, quantity: 1 },
+  ]) {
+    await store.post(`/store/carts/${cartId}/line-items`, item);
   }
-  if (discountCode) await store.post(`/store/carts/${cartId}`, { discounts: [{ code: discountCode }] })
+  if (discountCode) await store.post(`/store/carts/${cartId}`, { discounts: [{ code: discountCode }] });
   await store.post(`/store/carts/${cartId}`, {
     email: email ?? `shopper+${cartId.slice(-10).toLowerCase()}@example.com`,
-    shipping_address: { first_name: "Erika", last_name: "Mustermann", address_1: "Unter den Linden 1", city: "Berlin", postal_code: "10117", country_code: country },
-  })
-  ;({ data } = await store.get(`/store/shipping-options/${cartId}`))
-  const option = data.shipping_options.find((/** @type {any} */ o) => !o.is_return)
-  if (!option) throw new Error(`no shipping option for cart ${cartId}`)
-  await store.post(`/store/carts/${cartId}/shipping-methods`, { option_id: option.id })
-  await store.post(`/store/carts/${cartId}/payment-sessions`)
-  ;({ data } = await store.post(`/store/carts/${cartId}/payment-session`, { provider_id: provider }))
-  const cart = data.cart
-  const session = cart.payment_session
-  let auth
+    shipping_address: {
+      first_name: "Erika",
+      last_name: "Mustermann",
+      address_1: "Unter den Linden 1",
+      city: "Berlin",
+      postal_code: "10117",
+      country_code: country,
+    },
+  });
+  ({ data } = await store.get(`/store/shipping-options/${cartId}`));
+  const option = data.shipping_options.find((/** @type {any} */ o) => !o.is_return);
+  if (!option) throw new Error(`no shipping option for cart ${cartId}`);
+  await store.post(`/store/carts/${cartId}/shipping-methods`, { option_id: option.id });
+  await store.post(`/store/carts/${cartId}/payment-sessions`);
+  ({ data } = await store.post(`/store/carts/${cartId}/payment-session`, { provider_id: provider }));
+  const cart = data.cart;
+  const session = cart.payment_session;
+  let auth;
   if (provider === "klarna") {
-    if (!emulatorUrl) throw new Error("checkout with klarna needs emulatorUrl: Klarna's widget authorises there")
+    if (!emulatorUrl) throw new Error("checkout with klarna needs emulatorUrl: Klarna's widget authorises there");
     // What Klarna's widget does in the shopper's browser.
-    ;({ data: auth } = await client(emulatorUrl).post(`/_emulator/sessions/${session.data.session_id}/authorize`, authorize ?? {}))
+    ({ data: auth } = await client(emulatorUrl).post(`/_emulator/sessions/${session.data.session_id}/authorize`, authorize ?? {}));
     if (auth.authorization_token) {
-      await store.post(`/store/carts/${cartId}/payment-sessions/klarna`, { data: { authorization_token: auth.authorization_token } })
+      await store.post(`/store/carts/${cartId}/payment-sessions/klarna`, { data: { authorization_token: auth.authorization_token } });
     }
   }
-  if (beforeComplete) await beforeComplete(auth ?? {})
-  const res = await store.send("POST", `/store/carts/${cartId}/complete`, {})
-  return { cartId, cart, session, auth, completed: { status: res.status, body: res.data } }
+  if (beforeComplete) await beforeComplete(auth ?? {});
+  const res = await store.send("POST", `/store/carts/${cartId}/complete`, {});
+  return { cartId, cart, session, auth, completed: { status: res.status, body: res.data } };
 }
 
 /**
@@ -87,10 +109,11 @@ async function checkout({ url, seed, provider = "klarna", emulatorUrl, items, re
  * @returns {Promise<{ order: any, cart: any, checkout: Checkout }>}
  */
 async function placeOrder(o) {
-  const done = await checkout(o)
-  const { status, body } = done.completed
-  if (status >= 300 || body.type !== "order") throw new Error(`cart ${done.cartId} did not complete: HTTP ${status} ${JSON.stringify(body).slice(0, 500)}`)
-  return { order: body.data, cart: done.cart, checkout: done }
+  const done = await checkout(o);
+  const { status, body } = done.completed;
+  if (status >= 300 || body.type !== "order")
+    throw new Error(`cart ${done.cartId} did not complete: HTTP ${status} ${JSON.stringify(body).slice(0, 500)}`);
+  return { order: body.data, cart: done.cart, checkout: done };
 }
 
 /**
@@ -100,8 +123,8 @@ async function placeOrder(o) {
  * @returns {Promise<any>} the order
  */
 async function capture({ url, token }, orderId) {
-  const { data } = await client(url, { token }).post(`/admin/orders/${orderId}/capture`)
-  return data.order
+  const { data } = await client(url, { token }).post(`/admin/orders/${orderId}/capture`);
+  return data.order;
 }
 
 /**
@@ -114,22 +137,26 @@ async function capture({ url, token }, orderId) {
  * @returns {Promise<{ order: any, fulfillment: any, trackingNumber: string }>} the order, shipped
  */
 async function fulfillAndShip({ url, token }, orderId, { items, trackingNumber } = {}) {
-  const admin = client(url, { token })
-  let { data } = await admin.get(`/admin/orders/${orderId}`)
+  const admin = client(url, { token });
+  let { data } = await admin.get(`/admin/orders/${orderId}`);
   const toFulfil =
     items ??
     data.order.items
       .map((/** @type {any} */ i) => ({ item_id: i.id, quantity: i.quantity - (i.fulfilled_quantity ?? 0) }))
-      .filter((/** @type {ReturnItem} */ i) => i.quantity > 0)
-  const before = new Set((data.order.fulfillments ?? []).map((/** @type {any} */ f) => f.id))
-  ;({ data } = await admin.post(`/admin/orders/${orderId}/fulfillment`, { items: toFulfil, no_notification: true }))
-  const created = data.order.fulfillments.find((/** @type {any} */ f) => !before.has(f.id))
-  if (!created) throw new Error(`order ${orderId}: POST /admin/orders/:id/fulfillment made no fulfillment`)
+      .filter((/** @type {ReturnItem} */ i) => i.quantity > 0);
+  const before = new Set((data.order.fulfillments ?? []).map((/** @type {any} */ f) => f.id));
+  ({ data } = await admin.post(`/admin/orders/${orderId}/fulfillment`, { items: toFulfil, no_notification: true }));
+  const created = data.order.fulfillments.find((/** @type {any} */ f) => !before.has(f.id));
+  if (!created) throw new Error(`order ${orderId}: POST /admin/orders/:id/fulfillment made no fulfillment`);
   // A DHL-like number, unique per run.
-  const tracking = trackingNumber ?? `JJD01460000${String(Date.now()).slice(-9)}`
-  ;({ data } = await admin.post(`/admin/orders/${orderId}/shipment`, { fulfillment_id: created.id, tracking_numbers: [tracking], no_notification: true }))
-  const fulfillment = data.order.fulfillments.find((/** @type {any} */ f) => f.id === created.id)
-  return { order: data.order, fulfillment, trackingNumber: tracking }
+  const tracking = trackingNumber ?? `JJD01460000${String(Date.now()).slice(-9)}`;
+  ({ data } = await admin.post(`/admin/orders/${orderId}/shipment`, {
+    fulfillment_id: created.id,
+    tracking_numbers: [tracking],
+    no_notification: true,
+  }));
+  const fulfillment = data.order.fulfillments.find((/** @type {any} */ f) => f.id === created.id);
+  return { order: data.order, fulfillment, trackingNumber: tracking };
 }
 
 /**
@@ -142,10 +169,10 @@ async function fulfillAndShip({ url, token }, orderId, { items, trackingNumber }
  */
 async function requestReturn({ url, token }, orderId, items, returnShipping) {
   /** @type {Record<string, unknown>} */
-  const body = { items }
-  if (returnShipping) body.return_shipping = returnShipping
-  const { data } = await client(url, { token }).post(`/admin/orders/${orderId}/return`, body)
-  return data.order.returns.find((/** @type {any} */ r) => r.status === "requested")
+  const body = { items };
+  if (returnShipping) body.return_shipping = returnShipping;
+  const { data } = await client(url, { token }).post(`/admin/orders/${orderId}/return`, body);
+  return data.order.returns.find((/** @type {any} */ r) => r.status === "requested");
 }
 
 /**
@@ -155,10 +182,10 @@ async function requestReturn({ url, token }, orderId, items, returnShipping) {
  * @returns {Promise<{ status: number, body: any, ms: number }>}
  */
 async function receiveReturn({ url, token }, ret) {
-  const t = process.hrtime.bigint()
-  const res = await client(url, { token }).send("POST", `/admin/returns/${ret.returnId}/receive`, { items: ret.items })
-  const ms = Number(process.hrtime.bigint() - t) / 1e6
-  return { status: res.status, body: res.data, ms }
+  const t = process.hrtime.bigint();
+  const res = await client(url, { token }).send("POST", `/admin/returns/${ret.returnId}/receive`, { items: ret.items });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  return { status: res.status, body: res.data, ms };
 }
 
 /**
@@ -167,12 +194,12 @@ async function receiveReturn({ url, token }, ret) {
  * @param {{ url: string, seed: import("./seed").Seed, provider: "klarna" | "manual", emulatorUrl?: string }} o
  */
 async function capturedOrderWithReturn({ url, seed, provider, emulatorUrl }) {
-  const admin = { url, token: seed.token }
-  const { order: placed } = await placeOrder({ url, seed, provider, emulatorUrl })
-  const order = await capture(admin, placed.id)
-  const item = order.items.find((/** @type {any} */ i) => i.variant_id === seed.variants[0].id)
-  const items = [{ item_id: item.id, quantity: 1 }]
-  const ret = await requestReturn(admin, order.id, items, { option_id: seed.returnShippingOption.id, price: 300 })
+  const admin = { url, token: seed.token };
+  const { order: placed } = await placeOrder({ url, seed, provider, emulatorUrl });
+  const order = await capture(admin, placed.id);
+  const item = order.items.find((/** @type {any} */ i) => i.variant_id === seed.variants[0].id);
+  const items = [{ item_id: item.id, quantity: 1 }];
+  const ret = await requestReturn(admin, order.id, items, { option_id: seed.returnShippingOption.id, price: 300 });
   return {
     provider,
     orderId: /** @type {string} */ (order.id),
@@ -180,7 +207,7 @@ async function capturedOrderWithReturn({ url, seed, provider, emulatorUrl }) {
     returnId: /** @type {string} */ (ret.id),
     refundAmount: /** @type {number} */ (ret.refund_amount),
     items,
-  }
+  };
 }
 
-module.exports = { checkout, placeOrder, capture, fulfillAndShip, requestReturn, receiveReturn, capturedOrderWithReturn }
+module.exports = { checkout, placeOrder, capture, fulfillAndShip, requestReturn, receiveReturn, capturedOrderWithReturn };

@@ -7,28 +7,28 @@
 // No child outlives us: each keeps its stdin pipe open and ends when it closes (the kernel closes it
 // when we die, even by SIGKILL), and the ones still running when we exit (process.exit included,
 // e.g. jest's forceExit) get SIGTERM.
-"use strict"
+"use strict";
 
-const { spawn } = require("child_process")
+const { spawn } = require("child_process");
 
 /** @type {Set<import("child_process").ChildProcess>} */
-const running = new Set()
+const running = new Set();
 process.on("exit", () => {
-  for (const child of running) child.kill("SIGTERM")
-})
+  for (const child of running) child.kill("SIGTERM");
+});
 
 /** Keeps the last `max` characters written to it: a dead child's last words, for the error message. */
 function tail(max = 4000) {
-  let text = ""
+  let text = "";
   return {
     /** @param {string | Buffer} chunk */
     add(chunk) {
-      text = (text + chunk).slice(-max)
+      text = (text + chunk).slice(-max);
     },
     get text() {
-      return text
+      return text;
     },
-  }
+  };
 }
 
 /**
@@ -58,108 +58,108 @@ function tail(max = 4000) {
  * @returns {Promise<StartedChild>}
  */
 function startChild({ name, script, args = [], env = process.env, cwd, ready, timeoutMs = 120_000, output, echoStderr = false, unref = false }) {
-  const child = spawn(process.execPath, [script, ...args], { env, cwd, stdio: ["pipe", "pipe", "pipe"] })
-  running.add(child)
-  const last = tail()
+  const child = spawn(process.execPath, [script, ...args], { env, cwd, stdio: ["pipe", "pipe", "pipe"] });
+  running.add(child);
+  const last = tail();
   /** @type {Set<(line: string) => void>} */
-  const lineListeners = new Set()
-  let stdout = ""
-  let isReady = false
+  const lineListeners = new Set();
+  let stdout = "";
+  let isReady = false;
   const exited = new Promise((resolve) => {
     child.once("exit", (code) => {
-      running.delete(child)
-      resolve(code)
-    })
+      running.delete(child);
+      resolve(code);
+    });
     child.once("error", () => {
-      running.delete(child)
-      resolve(null)
-    })
-  })
+      running.delete(child);
+      resolve(null);
+    });
+  });
   // An EPIPE on its stdin when it has died: its exit is what we report.
-  child.stdin?.on("error", () => undefined)
+  child.stdin?.on("error", () => undefined);
   child.stderr?.on("data", (d) => {
-    last.add(d)
-    if (output) output.write(d)
-    else if (echoStderr && isReady) process.stderr.write(d)
-  })
+    last.add(d);
+    if (output) output.write(d);
+    else if (echoStderr && isReady) process.stderr.write(d);
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      fail(new Error(`${name} was not ready after ${timeoutMs} ms:\n${last.text}`))
-      child.kill("SIGTERM")
-    }, timeoutMs)
+      fail(new Error(`${name} was not ready after ${timeoutMs} ms:\n${last.text}`));
+      child.kill("SIGTERM");
+    }, timeoutMs);
     /** @param {Error} err */
     const fail = (err) => {
-      clearTimeout(timer)
-      reject(err)
-    }
-    child.once("error", (err) => fail(new Error(`${name} could not start: ${err.message}`)))
+      clearTimeout(timer);
+      reject(err);
+    };
+    child.once("error", (err) => fail(new Error(`${name} could not start: ${err.message}`)));
     // "close", not "exit": by then its last words are read.
     child.once("close", (code, signal) => {
-      if (!isReady) fail(new Error(`${name} exited (${signal || `code ${code}`}) before it was ready:\n${last.text.trim()}`))
-    })
+      if (!isReady) fail(new Error(`${name} exited (${signal || `code ${code}`}) before it was ready:\n${last.text.trim()}`));
+    });
     child.stdout?.on("data", (d) => {
-      last.add(d)
-      if (output) output.write(d)
+      last.add(d);
+      if (output) output.write(d);
       if (!isReady) {
-        stdout += d
-        const match = stdout.match(ready)
-        if (!match) return
-        isReady = true
-        clearTimeout(timer)
-        const rest = stdout.slice((match.index ?? 0) + match[0].length)
-        stdout = ""
-        if (unref) unrefChild(child)
-        resolve({ child, ready: match, onLine, exited, stop })
-        if (rest) emitLines(rest)
-        return
+        stdout += d;
+        const match = stdout.match(ready);
+        if (!match) return;
+        isReady = true;
+        clearTimeout(timer);
+        const rest = stdout.slice((match.index ?? 0) + match[0].length);
+        stdout = "";
+        if (unref) unrefChild(child);
+        resolve({ child, ready: match, onLine, exited, stop });
+        if (rest) emitLines(rest);
+        return;
       }
-      emitLines(String(d))
-    })
-  })
+      emitLines(String(d));
+    });
+  });
 
   /** @param {string} text */
   function emitLines(text) {
-    stdout += text
-    let nl
+    stdout += text;
+    let nl;
     while ((nl = stdout.indexOf("\n")) >= 0) {
-      const line = stdout.slice(0, nl)
-      stdout = stdout.slice(nl + 1)
-      for (const l of lineListeners) l(line)
+      const line = stdout.slice(0, nl);
+      stdout = stdout.slice(nl + 1);
+      for (const l of lineListeners) l(line);
     }
   }
 
   /** @param {(line: string) => void} listener */
   function onLine(listener) {
-    lineListeners.add(listener)
-    return () => lineListeners.delete(listener)
+    lineListeners.add(listener);
+    return () => lineListeners.delete(listener);
   }
 
   function stop() {
     return new Promise((/** @type {(v?: void) => void} */ resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve()
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
       // ref again, or our process may exit (code 0!) while awaiting this
-      refChild(child)
-      const kill = setTimeout(() => child.kill("SIGKILL"), 20_000)
+      refChild(child);
+      const kill = setTimeout(() => child.kill("SIGKILL"), 20_000);
       exited.then(() => {
-        clearTimeout(kill)
-        resolve()
-      })
-      child.stdin?.end()
-      child.kill("SIGTERM")
-    })
+        clearTimeout(kill);
+        resolve();
+      });
+      child.stdin?.end();
+      child.kill("SIGTERM");
+    });
   }
 }
 
 /** @param {import("child_process").ChildProcess} child */
 function unrefChild(child) {
-  child.unref()
-  for (const s of [child.stdin, child.stdout, child.stderr]) /** @type {any} */ (s)?.unref?.()
+  child.unref();
+  for (const s of [child.stdin, child.stdout, child.stderr]) /** @type {any} */ (s)?.unref?.();
 }
 
 /** @param {import("child_process").ChildProcess} child */
 function refChild(child) {
-  child.ref()
-  for (const s of [child.stdin, child.stdout, child.stderr]) /** @type {any} */ (s)?.ref?.()
+  child.ref();
+  for (const s of [child.stdin, child.stdout, child.stderr]) /** @type {any} */ (s)?.ref?.();
 }
 
 /**
@@ -173,22 +173,22 @@ function refChild(child) {
  */
 function runChild({ script, args = [], env = process.env, cwd }) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { env, cwd, stdio: ["ignore", "pipe", "pipe"] })
-    running.add(child)
-    let stdout = ""
-    let stderr = ""
-    child.stdout?.on("data", (d) => (stdout += d))
-    child.stderr?.on("data", (d) => (stderr += d))
+    const child = spawn(process.execPath, [script, ...args], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+    running.add(child);
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (d) => (stdout += d));
+    child.stderr?.on("data", (d) => (stderr += d));
     child.once("error", (err) => {
-      running.delete(child)
-      reject(err)
-    })
+      running.delete(child);
+      reject(err);
+    });
     // "close": its output is all read by then
     child.once("close", (code) => {
-      running.delete(child)
-      resolve({ code, stdout, stderr })
-    })
-  })
+      running.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 /**
@@ -197,13 +197,13 @@ function runChild({ script, args = [], env = process.env, cwd }) {
  */
 function endWithParent(stop) {
   /** @type {Promise<unknown> | undefined} */
-  let stopping
-  const once = () => (stopping = stopping || Promise.resolve().then(stop))
-  process.stdin.on("end", once)
-  process.stdin.on("close", once)
-  process.stdin.resume()
-  process.on("SIGTERM", once)
-  process.on("SIGINT", once)
+  let stopping;
+  const once = () => (stopping = stopping || Promise.resolve().then(stop));
+  process.stdin.on("end", once);
+  process.stdin.on("close", once);
+  process.stdin.resume();
+  process.on("SIGTERM", once);
+  process.on("SIGINT", once);
 }
 
-module.exports = { startChild, runChild, endWithParent }
+module.exports = { startChild, runChild, endWithParent };

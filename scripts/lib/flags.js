@@ -1,6 +1,6 @@
 // @ts-check
 // A script's command-line flags: the ones it knows, or it names them and exits 2.
-"use strict"
+"use strict";
 
 /**
  * @param {string} command   the script's name in the message ("demo")
@@ -8,14 +8,14 @@
  * @returns {Set<string>}    the flags given
  */
 function flags(command, known) {
-  const given = new Set(process.argv.slice(2))
+  const given = new Set(process.argv.slice(2));
   for (const a of given) {
     if (!known.includes(a)) {
-      console.error(`${command}: unknown option ${a} (use ${known.join(", ")})`)
-      process.exit(2)
+      console.error(`${command}: unknown option ${a} (use ${known.join(", ")})`);
+      process.exit(2);
     }
   }
-  return given
+  return given;
 }
 
-module.exports = { flags }
+module.exports = { flags };

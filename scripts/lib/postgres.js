@@ -7,10 +7,10 @@
 //    (jest worker killed, Ctrl-C, process.exit);
 //  - PostgreSQL's own processes then belong to the keeper, not to a jest worker.
 // A failed start rejects at once with the keeper's reason, and leaves nothing running.
-"use strict"
+"use strict";
 
-const path = require("path")
-const { startChild } = require("./child-process")
+const path = require("path");
+const { startChild } = require("./child-process");
 
 /**
  * @typedef {object} Postgres
@@ -30,8 +30,8 @@ const { startChild } = require("./child-process")
  * @returns {Promise<Postgres>}
  */
 async function startPostgres({ port, database = "medusa" } = {}) {
-  const args = ["--database", database]
-  if (port) args.push("--port", String(port))
+  const args = ["--database", database];
+  if (port) args.push("--port", String(port));
   const keeper = await startChild({
     name: "PostgreSQL",
     script: path.join(__dirname, "postgres-server.js"),
@@ -41,47 +41,47 @@ async function startPostgres({ port, database = "medusa" } = {}) {
     echoStderr: true,
     // A forgotten stop() must not keep a test process alive; the keeper still goes when we go.
     unref: true,
-  })
+  });
   /** @type {{ url: string, port: number, dataDir: string }} */
-  const info = JSON.parse(keeper.ready[1])
-  let restarts = Promise.resolve()
+  const info = JSON.parse(keeper.ready[1]);
+  let restarts = Promise.resolve();
 
   /** @param {"fast" | "immediate"} mode */
   const restartOnce = (mode) =>
     new Promise((/** @type {(v?: void) => void} */ resolve, reject) => {
       const done = () => {
-        unsubscribe()
-        clearTimeout(timer)
-      }
+        unsubscribe();
+        clearTimeout(timer);
+      };
       const unsubscribe = keeper.onLine((line) => {
         if (line === "RESTARTED") {
-          done()
-          resolve()
+          done();
+          resolve();
         } else if (line.startsWith("RESTART-FAILED")) {
-          done()
-          reject(new Error(`PostgreSQL did not restart: ${line.slice("RESTART-FAILED ".length)}`))
+          done();
+          reject(new Error(`PostgreSQL did not restart: ${line.slice("RESTART-FAILED ".length)}`));
         }
-      })
+      });
       const timer = setTimeout(() => {
-        unsubscribe()
-        reject(new Error("PostgreSQL did not restart within 60 s"))
-      }, 60_000)
+        unsubscribe();
+        reject(new Error("PostgreSQL did not restart within 60 s"));
+      }, 60_000);
       keeper.exited.then((code) => {
-        done()
-        reject(new Error(`PostgreSQL's keeper exited (code ${code}) during a restart`))
-      })
-      keeper.child.stdin?.write(`restart ${mode}\n`)
-    })
+        done();
+        reject(new Error(`PostgreSQL's keeper exited (code ${code}) during a restart`));
+      });
+      keeper.child.stdin?.write(`restart ${mode}\n`);
+    });
 
   return {
     ...info,
     restart({ mode = "fast" } = {}) {
-      const next = restarts.then(() => restartOnce(mode))
-      restarts = next.catch(() => undefined)
-      return next
+      const next = restarts.then(() => restartOnce(mode));
+      restarts = next.catch(() => undefined);
+      return next;
     },
     stop: keeper.stop,
-  }
+  };
 }
 
-module.exports = { startPostgres }
+module.exports = { startPostgres };

@@ -2,9 +2,9 @@
 // The store every script and test starts from, made through Medusa's admin API: an admin, a German
 // region (EUR, 19 % VAT), a T-shirt in S (€25) and L (€30), a €5 shipping option and a €3 return
 // label, and a publishable API key on the default sales channel.
-"use strict"
+"use strict";
 
-const { client } = require("./http")
+const { client } = require("./http");
 
 /**
  * @typedef {object} Seed
@@ -39,17 +39,17 @@ async function seedStore({
 }) {
   // 1. admin user: no unauthenticated HTTP route creates the first user
   //    (POST /admin/users needs auth); `medusa user -e -p` does this same call.
-  const userService = container.resolve("userService")
-  const existing = await userService.list({ email }).catch(() => [])
-  if (!existing.length) await userService.create({ email, role: "admin" }, password)
+  const userService = container.resolve("userService");
+  const existing = await userService.list({ email }).catch(() => []);
+  if (!existing.length) await userService.create({ email, role: "admin" }, password);
 
-  const anon = client(url)
+  const anon = client(url);
   // 2. JWT bearer (1.20 has POST /admin/auth/token -> { access_token })
-  const { data: tok } = await anon.post("/admin/auth/token", { email, password })
-  const admin = client(url, { token: tok.access_token })
+  const { data: tok } = await anon.post("/admin/auth/token", { email, password });
+  const admin = client(url, { token: tok.access_token });
 
   // 3. EUR must be a store currency before a region can use it (store default: usd)
-  await admin.post("/admin/store/currencies/eur")
+  await admin.post("/admin/store/currencies/eur");
 
   // 4. region
   const { data: r } = await admin.post("/admin/regions", {
@@ -60,8 +60,8 @@ async function seedStore({
     payment_providers: paymentProviders,
     fulfillment_providers: fulfillmentProviders,
     countries: ["de"],
-  })
-  const region = r.region
+  });
+  const region = r.region;
 
   // 5. product with 2 variants (assigned to the default sales channel)
   const { data: p } = await admin.post("/admin/products", {
@@ -75,8 +75,8 @@ async function seedStore({
       { title: "S", sku: "TEE-ORG-S", prices: [{ currency_code: "eur", amount: 2500 }], options: [{ value: "S" }], manage_inventory: false },
       { title: "L", sku: "TEE-ORG-L", prices: [{ currency_code: "eur", amount: 3000 }], options: [{ value: "L" }], manage_inventory: false },
     ],
-  })
-  const product = p.product
+  });
+  const product = p.product;
 
   // 6. shipping option + return shipping option (medusa-fulfillment-manual ids)
   /** @type {(name: string, amount: number, isReturn: boolean) => Promise<any>} */
@@ -89,22 +89,22 @@ async function seedStore({
       price_type: "flat_rate",
       amount,
       is_return: isReturn,
-    })
-    return data.shipping_option
-  }
-  const shippingOption = await addShippingOption("DHL Standard", 500, false)
-  const returnShippingOption = await addShippingOption("DHL Return label", 300, true)
+    });
+    return data.shipping_option;
+  };
+  const shippingOption = await addShippingOption("DHL Standard", 500, false);
+  const returnShippingOption = await addShippingOption("DHL Return label", 300, true);
 
   // 7. sales channel: the default one exists (created by the defaults loader);
   //    store routes without x-publishable-api-key use it
   //    (api/middlewares/with-default-sales-channel.js). A publishable key is
   //    optional; create one so tests can send it if they want.
-  const { data: sc } = await admin.get("/admin/sales-channels")
-  const defaultSc = sc.sales_channels[0]
-  const { data: pak } = await admin.post("/admin/publishable-api-keys", { title: "storefront" })
+  const { data: sc } = await admin.get("/admin/sales-channels");
+  const defaultSc = sc.sales_channels[0];
+  const { data: pak } = await admin.post("/admin/publishable-api-keys", { title: "storefront" });
   await admin.post(`/admin/publishable-api-keys/${pak.publishable_api_key.id}/sales-channels/batch`, {
     sales_channel_ids: [{ id: defaultSc.id }],
-  })
+  });
 
   return {
     email,
@@ -116,7 +116,7 @@ async function seedStore({
     shippingOption,
     returnShippingOption,
     publishableApiKey: pak.publishable_api_key.id,
-  }
+  };
 }
 
-module.exports = { seedStore }
+module.exports = { seedStore };

@@ -161,5 +161,9 @@ export class Notifier {
 
 /** `{order.id}` and `{session.id}` in a merchant URL (payments.yml `merchant_urls`) filled in. */
 export function fillPlaceholders(url: string, ids: { order_id: string; session_id?: string }): string {
-  return url.split("{order.id}").join(encodeURIComponent(ids.order_id)).split("{session.id}").join(encodeURIComponent(ids.session_id ?? ""));
+  return url
+    .split("{order.id}")
+    .join(encodeURIComponent(ids.order_id))
+    .split("{session.id}")
+    .join(encodeURIComponent(ids.session_id ?? ""));
 }

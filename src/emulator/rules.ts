@@ -19,8 +19,7 @@ export class KlarnaRefusal extends Error {
   }
 }
 
-export const badValue = (path: string, detail?: string) =>
-  new KlarnaRefusal(400, "BAD_VALUE", [`Bad value: ${path}${detail ? " " + detail : ""}`]);
+export const badValue = (path: string, detail?: string) => new KlarnaRefusal(400, "BAD_VALUE", [`Bad value: ${path}${detail ? " " + detail : ""}`]);
 
 const MAX_AMOUNT = 200_000_000;
 const int = () => z.number().int();
@@ -182,9 +181,7 @@ export const paymentsCustomer = z
   .partial();
 
 /** payments.yml `merchant_urls`: each at most 2000 characters, `{order.id}`/`{session.id}` placeholders. */
-export const merchantUrls = z
-  .object({ confirmation: str(2000), notification: str(2000), push: str(2000), authorization: str(2000) })
-  .partial();
+export const merchantUrls = z.object({ confirmation: str(2000), notification: str(2000), push: str(2000), authorization: str(2000) }).partial();
 
 export const refundObject = z
   .object({
@@ -207,9 +204,7 @@ export const captureObject = z
   })
   .strict();
 
-export const merchantReferences = z
-  .object({ merchant_reference1: str(255).optional(), merchant_reference2: str(255).optional() })
-  .strict();
+export const merchantReferences = z.object({ merchant_reference1: str(255).optional(), merchant_reference2: str(255).optional() }).strict();
 
 /** order-management.yml `Update authorization` (`PATCH …/orders/{id}/authorization`). */
 export const updateAuthorization = z
@@ -231,14 +226,23 @@ export const updateConsumer = z.object({ shipping_address: z.unknown().optional(
 export const updateShippingInfo = z.object({ shipping_info: z.array(z.unknown()).min(1).max(500) }).strict();
 
 /** order-management.yml `ExtendDueDateRequest`. */
-export const extendDueDate = z.object({ number_of_days: int().min(-(2 ** 31)).max(2 ** 31 - 1) }).strict();
+export const extendDueDate = z
+  .object({
+    number_of_days: int()
+      .min(-(2 ** 31))
+      .max(2 ** 31 - 1),
+  })
+  .strict();
 
 /** Payments `session_create` / `create_order_request`: the fields Klarna validates; others pass through. */
 export const sessionBody = z
   .object({
     purchase_country: z.string().regex(/^[A-Za-z]{2}$/),
     purchase_currency: z.string().regex(/^[A-Za-z]{3}$/),
-    locale: z.string().regex(/^[A-Za-z]{2,2}(?:-[A-Za-z]{2,2})*$/).optional(),
+    locale: z
+      .string()
+      .regex(/^[A-Za-z]{2,2}(?:-[A-Za-z]{2,2})*$/)
+      .optional(),
     order_amount: int().min(0),
     order_tax_amount: int().min(0).optional(),
     order_lines: z.array(paymentsOrderLine).min(1).max(1000),
@@ -318,7 +322,7 @@ export function checkOrderAmount(orderAmount: number, lines: ReadonlyArray<Order
  * holding the tax, and `order_tax_amount` equal to it.
  */
 export function linesTax(lines: ReadonlyArray<OrderLine>): number {
-  return lines.reduce((s, l) => s + (l.type === "sales_tax" ? l.total_amount : l.total_tax_amount ?? 0), 0);
+  return lines.reduce((s, l) => s + (l.type === "sales_tax" ? l.total_amount : (l.total_tax_amount ?? 0)), 0);
 }
 
 /** Payments: `order_amount` and `order_tax_amount` must be the sums of the lines. */

@@ -61,9 +61,9 @@ function faultAnswer(fault: Fault): Answer {
   const code =
     fault.error_code ??
     (status === 429 ? "TOO_MANY_REQUESTS" : status >= 502 ? "TEMPORARILY_UNAVAILABLE" : status >= 500 ? "INTERNAL_SERVER_ERROR" : "BAD_VALUE");
-  const messages =
-    fault.error_messages ??
-    [status === 429 ? "Too many requests" : status >= 502 ? "Temporarily unavailable" : status >= 500 ? "Unexpected server error" : "Bad value"];
+  const messages = fault.error_messages ?? [
+    status === 429 ? "Too many requests" : status >= 502 ? "Temporarily unavailable" : status >= 500 ? "Unexpected server error" : "Bad value",
+  ];
   const headers = fault.retry_after !== undefined ? { "Retry-After": String(fault.retry_after) } : undefined;
   return errorAnswer(status, code, messages, headers);
 }
@@ -251,8 +251,7 @@ function controlGuard(options: EmulatorOptions) {
     const token = options.controlToken;
     if (!isLoopback(req.socket.localAddress) && !(options.allowRemoteControl && token)) {
       return res.status(403).json({
-        error:
-          "The emulator's control endpoints answer on loopback only; start it with --allow-remote-control and --control-token to expose them.",
+        error: "The emulator's control endpoints answer on loopback only; start it with --allow-remote-control and --control-token to expose them.",
       });
     }
     if (token && !tokenMatches(req.headers.authorization, token)) {
@@ -306,17 +305,24 @@ function controlRouter(state: EmulatorState, options: EmulatorOptions): express.
   // stopped order is cancelled. Klarna then POSTs the event to the order's merchant_urls.notification
   // (in the background: this answers at once; GET /_emulator/notifications shows the delivery).
   r.post("/orders/:order_id/fraud-decision", (req, res) => {
-    const parsed = z.object({ fraud_status: z.enum(["ACCEPTED", "REJECTED", "STOPPED"]) }).strict().safeParse(req.body);
+    const parsed = z
+      .object({ fraud_status: z.enum(["ACCEPTED", "REJECTED", "STOPPED"]) })
+      .strict()
+      .safeParse(req.body);
     if (!parsed.success) return bad(res, zodMessage(parsed.error));
     const order = state.findOrder(req.params.order_id);
     if (!order) return res.status(404).json({ error: `Order ${req.params.order_id} cannot be found` });
     const decision = parsed.data.fraud_status;
     if (decision === "STOPPED") {
       if (order.fraud_status === "REJECTED" || order.captures.length > 0) {
-        return res.status(409).json({ error: `Order ${order.order_id} cannot be stopped: fraud status ${order.fraud_status}, ${order.captures.length} captures.` });
+        return res
+          .status(409)
+          .json({ error: `Order ${order.order_id} cannot be stopped: fraud status ${order.fraud_status}, ${order.captures.length} captures.` });
       }
     } else if (order.fraud_status !== "PENDING") {
-      return res.status(409).json({ error: `Order ${order.order_id} is not PENDING (fraud status ${order.fraud_status}): Klarna's review decides pending orders only.` });
+      return res
+        .status(409)
+        .json({ error: `Order ${order.order_id} is not PENDING (fraud status ${order.fraud_status}): Klarna's review decides pending orders only.` });
     }
     order.fraud_status = decision === "ACCEPTED" ? "ACCEPTED" : "REJECTED";
     if (decision !== "ACCEPTED") {
@@ -326,7 +332,11 @@ function controlRouter(state: EmulatorState, options: EmulatorOptions): express.
     const context = state.orderContext.get(order.order_id);
     const url = context?.merchant_urls?.notification;
     const notification = url
-      ? state.notifier.send(order.order_id, fillPlaceholders(url, { order_id: order.order_id, session_id: context?.session_id }), FRAUD_EVENTS[decision])
+      ? state.notifier.send(
+          order.order_id,
+          fillPlaceholders(url, { order_id: order.order_id, session_id: context?.session_id }),
+          FRAUD_EVENTS[decision],
+        )
       : undefined;
     res.json({
       order_id: order.order_id,
@@ -427,7 +437,15 @@ export function createEmulator(settings: Partial<EmulatorSettings> = {}, options
     if (err.type === "entity.too.large") answer = errorAnswer(413, "REQUEST_TOO_LARGE", ["Request body is larger than 1 MB"]);
     else if (err.type === "entity.parse.failed") answer = errorAnswer(400, "BAD_VALUE", ["Bad value: body is not valid JSON"]);
     else answer = errorAnswer(500, "INTERNAL_SERVER_ERROR", ["Unexpected server error"]);
-    state.record({ method: req.method, path: req.path, body: null, response: answer, outcome: "answered", duration_ms: 0, idempotency_key: req.headers["klarna-idempotency-key"] as string | undefined });
+    state.record({
+      method: req.method,
+      path: req.path,
+      body: null,
+      response: answer,
+      outcome: "answered",
+      duration_ms: 0,
+      idempotency_key: req.headers["klarna-idempotency-key"] as string | undefined,
+    });
     write(res, answer);
   });
 

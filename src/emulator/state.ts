@@ -183,9 +183,7 @@ export class EmulatorState {
 
   /** The first fault matching the request, with one use taken from it. */
   takeFault(method: string, path: string): Fault | undefined {
-    const fault = this.faults.find(
-      (f) => f.remaining > 0 && (!f.method || f.method.toUpperCase() === method) && f.matcher.test(path),
-    );
+    const fault = this.faults.find((f) => f.remaining > 0 && (!f.method || f.method.toUpperCase() === method) && f.matcher.test(path));
     if (fault) {
       fault.remaining -= 1;
       if (fault.remaining === 0) this.faults = this.faults.filter((f) => f !== fault);

@@ -14,7 +14,9 @@ export default async function klarnaReconciliation({ container }: ScheduledJobAr
   const run = await processor.plugin().reconciler.run();
   if (run.differing) {
     const logger = container.resolve("logger") as { warn(m: string): void };
-    logger.warn(`klarna: reconciliation found ${run.differing} Klarna order(s) whose totals differ from Medusa's books: GET /admin/klarna/reconciliation for details.`);
+    logger.warn(
+      `klarna: reconciliation found ${run.differing} Klarna order(s) whose totals differ from Medusa's books: GET /admin/klarna/reconciliation for details.`,
+    );
   }
 }
 

@@ -14,7 +14,11 @@ import type { OrderLine } from "./types";
  * lines that match nothing, amounts that do not add up to `amount`): the capture then goes without
  * lines, as before, rather than with lines Klarna would read wrongly.
  */
-export function uncapturedLines(orderLines: OrderLine[], captures: Array<{ order_lines?: OrderLine[]; captured_amount: number }>, amount: number): OrderLine[] | undefined {
+export function uncapturedLines(
+  orderLines: OrderLine[],
+  captures: Array<{ order_lines?: OrderLine[]; captured_amount: number }>,
+  amount: number,
+): OrderLine[] | undefined {
   const identity = (l: OrderLine) => `${l.type ?? "physical"}\u0000${l.reference ?? ""}\u0000${l.name}`;
   const captured = new Map<string, { quantity: number; total: number }>();
   for (const capture of captures) {

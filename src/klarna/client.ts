@@ -178,7 +178,7 @@ export class KlarnaClient {
       },
       retryDelay: (count, error) => exponentialDelay(count, error, baseDelayMs),
       onRetry: (count, error, config) => {
-        const why = error.response ? `HTTP ${error.response.status}` : error.code ?? "network error";
+        const why = error.response ? `HTTP ${error.response.status}` : (error.code ?? "network error");
         this.logger?.warn?.(
           `klarna: retrying ${String(config.method).toUpperCase()} ${config.url} (attempt ${count + 1}, after ${why}); same idempotency key`,
         );
@@ -282,11 +282,7 @@ export class KlarnaClient {
    * Sets a new `order_amount` and `order_lines` before capture (`Update authorization`; 204). Never
    * below the captured amount; an increase runs Klarna's risk check and may be refused (403 NOT_ALLOWED).
    */
-  async updateAuthorization(
-    orderId: string,
-    body: import("./types").UpdateAuthorizationRequest,
-    opts: IdempotentCallOptions = {},
-  ): Promise<void> {
+  async updateAuthorization(orderId: string, body: import("./types").UpdateAuthorizationRequest, opts: IdempotentCallOptions = {}): Promise<void> {
     await this.send("PATCH", `ordermanagement/v1/orders/${seg(orderId)}/authorization`, body, opts);
   }
 
@@ -301,11 +297,7 @@ export class KlarnaClient {
   }
 
   /** Changes the order's shipping address (`UpdateConsumer`; 204). The billing address cannot change. */
-  async updateCustomerDetails(
-    orderId: string,
-    body: import("./types").CustomerDetailsRequest,
-    opts: IdempotentCallOptions = {},
-  ): Promise<void> {
+  async updateCustomerDetails(orderId: string, body: import("./types").CustomerDetailsRequest, opts: IdempotentCallOptions = {}): Promise<void> {
     await this.send("PATCH", `ordermanagement/v1/orders/${seg(orderId)}/customer-details`, body, opts);
   }
 
@@ -344,9 +336,7 @@ export class KlarnaClient {
     try {
       const response = await this.http.request<T>(config);
       const attempts = attemptsOf(response.config);
-      this.logger?.info?.(
-        `klarna: ${label} -> ${response.status} in ${Date.now() - started} ms (attempts ${attempts})`,
-      );
+      this.logger?.info?.(`klarna: ${label} -> ${response.status} in ${Date.now() - started} ms (attempts ${attempts})`);
       return { response, idempotencyKey };
     } catch (err) {
       const attempts = attemptsOf((err as { config?: unknown }).config ?? config);

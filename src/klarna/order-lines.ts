@@ -27,7 +27,6 @@ export function divRound(num: number, den: number): number {
   const r = a - q * den;
   const result = 2 * r >= den ? q + 1 : q;
   return result === 0 ? 0 : sign * result; // never -0
-
 }
 
 /** `quantity × unit_price − total_discount_amount`. */

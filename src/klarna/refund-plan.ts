@@ -93,7 +93,15 @@ function text(value: string | undefined, max = MAX_TEXT): string | undefined {
   return s.length > max ? s.slice(0, max - 1) + "…" : s;
 }
 
-function line(l: { name: string; type?: OrderLineType; reference?: string; quantity: number; unitPrice: number; discount?: number; taxRate: number }): OrderLine {
+function line(l: {
+  name: string;
+  type?: OrderLineType;
+  reference?: string;
+  quantity: number;
+  unitPrice: number;
+  discount?: number;
+  taxRate: number;
+}): OrderLine {
   const total = l.quantity * l.unitPrice - (l.discount ?? 0);
   const out: OrderLine = {
     type: l.type,
@@ -179,25 +187,38 @@ export function planRefund(input: RefundPlanInput): RefundRequest {
     const adjustment = Math.max(0, fee - (shipping?.amount ?? 0));
     const returnFee = fee - adjustment;
     if (adjustment > 0) {
-      extraLines.push(line({ name: "Refund adjustment", type: "discount", reference: REFUND_ADJUSTMENT_REFERENCE, quantity: 1, unitPrice: -adjustment, taxRate: 0 }));
+      extraLines.push(
+        line({
+          name: "Refund adjustment",
+          type: "discount",
+          reference: REFUND_ADJUSTMENT_REFERENCE,
+          quantity: 1,
+          unitPrice: -adjustment,
+          taxRate: 0,
+        }),
+      );
     }
     if (returnFee === 0) {
       // nothing left to call a return fee
     } else if (returnFeeAllowed(input)) {
-      extraLines.unshift(line({ name: feeName, type: "return_fee", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: -returnFee, taxRate: feeTaxRate }));
+      extraLines.unshift(
+        line({ name: feeName, type: "return_fee", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: -returnFee, taxRate: feeTaxRate }),
+      );
     } else {
       const fallback = input.options?.returnFeeFallback ?? "discount_line";
       if (fallback === "reject") {
         throw new RefundPlanError(
           "RETURN_FEE_NOT_ALLOWED",
           "returnShipping",
-          `Klarna allows a return fee only on orders captured once in ${
-            (input.options?.returnFeeMarkets ?? DEFAULT_RETURN_FEE_MARKETS).join(", ")
-          }; this order (market ${input.purchaseCountry}, ${input.captureCount} capture(s)) cannot be charged ${fee}`,
+          `Klarna allows a return fee only on orders captured once in ${(input.options?.returnFeeMarkets ?? DEFAULT_RETURN_FEE_MARKETS).join(
+            ", ",
+          )}; this order (market ${input.purchaseCountry}, ${input.captureCount} capture(s)) cannot be charged ${fee}`,
         );
       }
       if (fallback === "amount_only") return base;
-      extraLines.unshift(line({ name: feeName, type: "discount", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: -returnFee, taxRate: feeTaxRate }));
+      extraLines.unshift(
+        line({ name: feeName, type: "discount", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: -returnFee, taxRate: feeTaxRate }),
+      );
     }
   }
 
@@ -222,7 +243,9 @@ function foldToLimit(lines: OrderLine[], limit: number): OrderLine[] {
   for (const l of lines.slice(keep)) byRate.set(l.tax_rate ?? 0, (byRate.get(l.tax_rate ?? 0) ?? 0) + l.total_amount);
   const folded = [...byRate.entries()]
     .filter(([, total]) => total !== 0)
-    .map(([rate, total]) => line({ name: `Other returned items (${rate / 100} % tax)`, type: "physical", quantity: 1, unitPrice: total, taxRate: rate }));
+    .map(([rate, total]) =>
+      line({ name: `Other returned items (${rate / 100} % tax)`, type: "physical", quantity: 1, unitPrice: total, taxRate: rate }),
+    );
   return [...lines.slice(0, keep), ...folded];
 }
 
@@ -242,7 +265,9 @@ export function planReturnFeeRefund(input: {
   if (!input.allowReturnFeeLine) return base;
   return {
     ...base,
-    order_lines: [line({ name: input.fee.name, type: "return_fee", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: amount, taxRate: input.fee.taxRate })],
+    order_lines: [
+      line({ name: input.fee.name, type: "return_fee", reference: RETURN_FEE_REFERENCE, quantity: 1, unitPrice: amount, taxRate: input.fee.taxRate }),
+    ],
   };
 }
 

@@ -54,8 +54,17 @@ export class AuthorizationTime {
     const { client, payments } = this.deps;
     await client.extendAuthorizationTime(payment.klarna_order_id, { idempotencyKey: uuidv4() });
     const order = await client.getOrder(payment.klarna_order_id);
-    await payments.mergeData(payment.payment_id, { expires_at: order.expires_at, authorization_extended_at: new Date().toISOString(), authorization_extension_refused: null });
-    return { klarna_order_id: payment.klarna_order_id, payment_id: payment.payment_id, previous_expires_at: payment.expires_at, expires_at: order.expires_at };
+    await payments.mergeData(payment.payment_id, {
+      expires_at: order.expires_at,
+      authorization_extended_at: new Date().toISOString(),
+      authorization_extension_refused: null,
+    });
+    return {
+      klarna_order_id: payment.klarna_order_id,
+      payment_id: payment.payment_id,
+      previous_expires_at: payment.expires_at,
+      expires_at: order.expires_at,
+    };
   }
 
   /**
@@ -93,12 +102,20 @@ export class AuthorizationTime {
           const message = err instanceof Error ? err.message : String(err);
           if (err instanceof KlarnaApiError && !err.outcomeUnknown && err.status !== 401 && err.status !== 429) {
             // Klarna said no: remember it at this expiry, so the next runs do not ask again.
-            await payments.mergeData(payment.payment_id, { authorization_extension_refused: { expires_at: payment.expires_at, message: err.error_messages.join(" ") || message, at: new Date().toISOString() } });
+            await payments.mergeData(payment.payment_id, {
+              authorization_extension_refused: {
+                expires_at: payment.expires_at,
+                message: err.error_messages.join(" ") || message,
+                at: new Date().toISOString(),
+              },
+            });
             run.refused.push({ klarna_order_id: payment.klarna_order_id, payment_id: payment.payment_id, message });
           } else {
             run.failed.push({ klarna_order_id: payment.klarna_order_id, payment_id: payment.payment_id, message });
           }
-          this.deps.log?.(`klarna: could not extend the authorisation of Klarna order ${payment.klarna_order_id} (payment ${payment.payment_id}): ${message}`);
+          this.deps.log?.(
+            `klarna: could not extend the authorisation of Klarna order ${payment.klarna_order_id} (payment ${payment.payment_id}): ${message}`,
+          );
         }
       }
       await db.query(`UPDATE klarna_job_lease SET last_run_at = now() WHERE name = $1 AND claimed_by = $2`, [JOB, token]);

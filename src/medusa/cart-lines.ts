@@ -73,7 +73,15 @@ export function cartOrderLines(cart: CartLike, amount: number): OrderLine[] {
   }
   const giftCards = Number(cart.gift_card_total ?? 0);
   if (giftCards > 0) {
-    lines.push({ type: "gift_card", name: "Gift card", quantity: 1, unit_price: -giftCards, tax_rate: 0, total_amount: -giftCards, total_tax_amount: 0 });
+    lines.push({
+      type: "gift_card",
+      name: "Gift card",
+      quantity: 1,
+      unit_price: -giftCards,
+      tax_rate: 0,
+      total_amount: -giftCards,
+      total_tax_amount: 0,
+    });
   }
   // Medusa's amount is the truth: whatever its totals round differently becomes one line of its own.
   const diff = amount - sumTotals(lines);

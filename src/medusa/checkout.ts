@@ -63,7 +63,9 @@ export class Checkout {
     try {
       await this.client.updateSession(String(data.session_id), body);
     } catch (err) {
-      this.log?.(`klarna: could not update Klarna session ${data.session_id} for cart ${cart.id}; kept as stale (${err instanceof Error ? err.message : err})`);
+      this.log?.(
+        `klarna: could not update Klarna session ${data.session_id} for cart ${cart.id}; kept as stale (${err instanceof Error ? err.message : err})`,
+      );
       return { ...data, stale: true };
     }
     const { stale: _stale, ...rest } = data;
@@ -71,7 +73,11 @@ export class Checkout {
   }
 
   /** Places the Klarna order for the cart with the widget's token, once. */
-  async placeOrder(cart: CartLike & { total: number }, data: KlarnaPaymentData & Data, token: string): Promise<{ data: Data; fraudStatus: FraudStatus }> {
+  async placeOrder(
+    cart: CartLike & { total: number },
+    data: KlarnaPaymentData & Data,
+    token: string,
+  ): Promise<{ data: Data; fraudStatus: FraudStatus }> {
     if (typeof data.session_id === "string" && data.session_id) {
       // The token must come from this cart's own Klarna session: a token from another cart would
       // otherwise pay for this one with someone else's authorisation.

@@ -65,10 +65,18 @@ export class RefundExecutor {
   async refund(data: KlarnaPaymentData, amount: number): Promise<RefundOutcome> {
     const klarnaOrderId = data.order_id;
     if (typeof klarnaOrderId !== "string" || !klarnaOrderId) {
-      throw new KlarnaPluginRefusal("NO_KLARNA_ORDER", "This payment has no Klarna order: it was never authorised with Klarna, so there is nothing to refund.");
+      throw new KlarnaPluginRefusal(
+        "NO_KLARNA_ORDER",
+        "This payment has no Klarna order: it was never authorised with Klarna, so there is nothing to refund.",
+      );
     }
     const scope = currentRequestScope();
-    const intent = await this.deps.intents.resolve(klarnaOrderId, typeof data.cart_id === "string" ? data.cart_id : undefined, amount, scope?.context);
+    const intent = await this.deps.intents.resolve(
+      klarnaOrderId,
+      typeof data.cart_id === "string" ? data.cart_id : undefined,
+      amount,
+      scope?.context,
+    );
     const planContext = await this.planContext(klarnaOrderId, data);
     const lease = await this.acquire(klarnaOrderId, intent, scope);
     try {
@@ -129,7 +137,8 @@ export class RefundExecutor {
     const until = Date.now() + (scope ? 0 : this.deps.options.concurrent_wait_ms);
     for (;;) {
       const ctx = await this.deps.intents.earlierContext(own);
-      if (ctx.recordedInMedusa) return this.deps.ledger.update(own.id, { medusa_state: "recorded" }, "Medusa had recorded it (read from Medusa's rows).");
+      if (ctx.recordedInMedusa)
+        return this.deps.ledger.update(own.id, { medusa_state: "recorded" }, "Medusa had recorded it (read from Medusa's rows).");
       if (Date.now() >= until) return own;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -137,7 +146,13 @@ export class RefundExecutor {
 
   // ---- earlier attempts on the same Klarna order -------------------------------------------------
 
-  private async settleEarlier(lease: HeldLease, intent: ResolvedIntent, id: Identity, own: LedgerRow | null, scope?: RequestScope): Promise<RefundOutcome | undefined> {
+  private async settleEarlier(
+    lease: HeldLease,
+    intent: ResolvedIntent,
+    id: Identity,
+    own: LedgerRow | null,
+    scope?: RequestScope,
+  ): Promise<RefundOutcome | undefined> {
     const { ledger, intents } = this.deps;
     let order: Order | null | undefined; // undefined: not read yet; null: Klarna could not be read
     const readOrder = async () => {
@@ -169,11 +184,19 @@ export class RefundExecutor {
           continue;
         }
         if (d.do === "mark_not_made") {
-          row = await ledger.update(row.id, { status: "failed" }, "Klarna's order shows no refund with this entry's reference: its key made nothing.");
+          row = await ledger.update(
+            row.id,
+            { status: "failed" },
+            "Klarna's order shows no refund with this entry's reference: its key made nothing.",
+          );
           break;
         }
         if (d.do === "mark_made") {
-          row = await ledger.update(row.id, { status: "succeeded", klarna_refund_id: d.refundId, error: null }, `Klarna's order shows refund ${d.refundId} with this entry's reference: Klarna made it.`);
+          row = await ledger.update(
+            row.id,
+            { status: "succeeded", klarna_refund_id: d.refundId, error: null },
+            `Klarna's order shows refund ${d.refundId} with this entry's reference: Klarna made it.`,
+          );
           observation = { kind: "start" };
           continue;
         }
@@ -196,7 +219,12 @@ export class RefundExecutor {
     return { row, reused: true };
   }
 
-  private earlierRefusal(d: Extract<EarlierDecision, { do: "refuse" }>, row: LedgerRow, ctx: EarlierContext | null, intent: ResolvedIntent): KlarnaPluginRefusal {
+  private earlierRefusal(
+    d: Extract<EarlierDecision, { do: "refuse" }>,
+    row: LedgerRow,
+    ctx: EarlierContext | null,
+    intent: ResolvedIntent,
+  ): KlarnaPluginRefusal {
     const label = earlierLabel(row);
     const money = formatMoney(row.amount, row.currency_code ?? intent.currency_code);
     const refs = { klarna_refund_id: row.klarna_refund_id, ledger_id: row.id };
@@ -254,7 +282,10 @@ export class RefundExecutor {
             request = intent.plan(planContext, id.reference);
           } catch (err) {
             if (err instanceof RefundPlanError && row) {
-              await ledger.update(row.id, { status: row.status === "unknown" ? "unknown" : "failed", error: { code: err.code, field: err.field, message: err.message } });
+              await ledger.update(row.id, {
+                status: row.status === "unknown" ? "unknown" : "failed",
+                error: { code: err.code, field: err.field, message: err.message },
+              });
             }
             throw err;
           }
@@ -302,7 +333,8 @@ export class RefundExecutor {
         case "fail": {
           // status "unknown": the row already says so; the reconciler looks again later.
           this.deps.onUnknownOutcome?.(lease.klarnaOrderId);
-          if (!lastError) throw new KlarnaPluginRefusal("KLARNA_UNAVAILABLE", `Klarna could not be asked about ${id.label}. Nothing was sent. Retry in a moment.`);
+          if (!lastError)
+            throw new KlarnaPluginRefusal("KLARNA_UNAVAILABLE", `Klarna could not be asked about ${id.label}. Nothing was sent. Retry in a moment.`);
           throw d.status === "unknown" ? new RefundOutcomeUnknown(lastError, d.checked, id.label) : lastError;
         }
         case "refuse":
@@ -312,11 +344,20 @@ export class RefundExecutor {
     throw new Error(`klarna: no decision reached for ${id.label}`);
   }
 
-  private async succeeded(row: LedgerRow, refundId: string, via: "answer" | "order" | "ledger", id: Identity, scope?: RequestScope, afterFailure = false): Promise<RefundOutcome> {
+  private async succeeded(
+    row: LedgerRow,
+    refundId: string,
+    via: "answer" | "order" | "ledger",
+    id: Identity,
+    scope?: RequestScope,
+    afterFailure = false,
+  ): Promise<RefundOutcome> {
     const { ledger } = this.deps;
     scope?.entries.add(row.id);
     if (via === "ledger") {
-      this.deps.log?.(`klarna: ${id.label}: Klarna refund ${refundId} was made by an earlier attempt that Medusa did not record; reusing it, nothing sent.`);
+      this.deps.log?.(
+        `klarna: ${id.label}: Klarna refund ${refundId} was made by an earlier attempt that Medusa did not record; reusing it, nothing sent.`,
+      );
       return { row, reused: true };
     }
     const patch = { status: "succeeded" as const, klarna_refund_id: refundId, error: null, correlation_id: null };
@@ -420,15 +461,24 @@ export class RefundExecutor {
             continue;
           }
           case "mark_not_made":
-            await ledger.update(row.id, { status: "failed" }, "Klarna's order shows no refund with this entry's reference: its key made nothing (checked before the return was cancelled).");
+            await ledger.update(
+              row.id,
+              { status: "failed" },
+              "Klarna's order shows no refund with this entry's reference: its key made nothing (checked before the return was cancelled).",
+            );
             return;
           case "mark_made":
-            row = await ledger.update(row.id, { status: "succeeded", klarna_refund_id: d.refundId, error: null }, `Klarna's order shows refund ${d.refundId} with this entry's reference: Klarna made it.`);
+            row = await ledger.update(
+              row.id,
+              { status: "succeeded", klarna_refund_id: d.refundId, error: null },
+              `Klarna's order shows refund ${d.refundId} with this entry's reference: Klarna made it.`,
+            );
             observation = { kind: "start" };
             continue;
           case "adopt":
           case "refuse": {
-            if (d.do === "refuse" && d.reason !== "record_earlier_first") throw this.earlierRefusal(d, row, ctx, { currency_code: row.currency_code } as ResolvedIntent);
+            if (d.do === "refuse" && d.reason !== "record_earlier_first")
+              throw this.earlierRefusal(d, row, ctx, { currency_code: row.currency_code } as ResolvedIntent);
             const why = wasUnknown ? "the answer was lost on the way" : "Medusa did not record it when the return was received";
             throw new KlarnaPluginRefusal(
               "RETURN_ALREADY_REFUNDED",
@@ -453,14 +503,23 @@ export class RefundExecutor {
     const refund = order.refunds.find((r) => r.refund_id === klarnaRefundId);
     if (!refund) throw new KlarnaPluginRefusal("NOT_ON_KLARNA_ORDER", `Klarna order ${lease.klarnaOrderId} has no refund ${klarnaRefundId}.`);
     if (refund.refunded_amount !== intent.amount) {
-      throw new KlarnaPluginRefusal("AMOUNT_MISMATCH", `Klarna refund ${klarnaRefundId} is ${formatMoney(refund.refunded_amount, intent.currency_code)}, not ${formatMoney(intent.amount, intent.currency_code)}.`);
+      throw new KlarnaPluginRefusal(
+        "AMOUNT_MISMATCH",
+        `Klarna refund ${klarnaRefundId} is ${formatMoney(refund.refunded_amount, intent.currency_code)}, not ${formatMoney(intent.amount, intent.currency_code)}.`,
+      );
     }
     const all = await this.deps.ledger.rowsForOrder(lease.klarnaOrderId);
     const recorded = all.find((r) => r.klarna_refund_id === klarnaRefundId && (r.medusa_state === "recorded" || r.medusa_state === "adopted"));
     if (recorded) {
-      throw new KlarnaPluginRefusal("ALREADY_REFUNDED", `Medusa already records Klarna refund ${klarnaRefundId} (${earlierLabel(recorded)}). Nothing was recorded again.`, { ledger_id: recorded.id });
+      throw new KlarnaPluginRefusal(
+        "ALREADY_REFUNDED",
+        `Medusa already records Klarna refund ${klarnaRefundId} (${earlierLabel(recorded)}). Nothing was recorded again.`,
+        { ledger_id: recorded.id },
+      );
     }
-    const madeFor = all.filter((r) => r.klarna_refund_id === klarnaRefundId && r.intent !== id.intent && r.medusa_state !== "recorded" && r.medusa_state !== "adopted");
+    const madeFor = all.filter(
+      (r) => r.klarna_refund_id === klarnaRefundId && r.intent !== id.intent && r.medusa_state !== "recorded" && r.medusa_state !== "adopted",
+    );
     const row = await this.deps.ledger.upsertSettled(ledgerIntent(intent, id), intent.amount, refund.reference ?? null, klarnaRefundId, [
       `Recorded in Medusa a refund Klarna had made${madeFor.length ? ` for ${madeFor.map(earlierLabel).join(", ")}` : " outside this plugin"}; nothing was sent.`,
     ]);
@@ -497,7 +556,13 @@ function answerOf(err: KlarnaApiError, keyHadUnknownOutcome: boolean): Observati
 }
 
 function errorFields(err: KlarnaApiError): Record<string, unknown> {
-  return { status: err.status, error_code: err.error_code, error_messages: err.error_messages, correlation_id: err.correlation_id, attempts: err.attempts };
+  return {
+    status: err.status,
+    error_code: err.error_code,
+    error_messages: err.error_messages,
+    correlation_id: err.correlation_id,
+    attempts: err.attempts,
+  };
 }
 
 /** An earlier ledger entry in an admin's words. */

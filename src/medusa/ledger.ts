@@ -98,8 +98,20 @@ export class RefundLedger {
          notes = CASE WHEN jsonb_array_length(EXCLUDED.notes) > 0 THEN COALESCE(r.notes, '[]'::jsonb) || EXCLUDED.notes ELSE r.notes END
        RETURNING ${ROW_JSON} AS row`,
       [
-        uuidv4(), intent.klarna_order_id, intent.intent, intent.kind, intent.resource_id, intent.order_id, intent.source, intent.currency_code,
-        uuidv4(), amount, reference, JSON.stringify(request), key === "new", JSON.stringify(notes),
+        uuidv4(),
+        intent.klarna_order_id,
+        intent.intent,
+        intent.kind,
+        intent.resource_id,
+        intent.order_id,
+        intent.source,
+        intent.currency_code,
+        uuidv4(),
+        amount,
+        reference,
+        JSON.stringify(request),
+        key === "new",
+        JSON.stringify(notes),
       ],
     );
     return row;
@@ -116,8 +128,19 @@ export class RefundLedger {
          notes = COALESCE(r.notes, '[]'::jsonb) || EXCLUDED.notes, updated_at = now()
        RETURNING ${ROW_JSON} AS row`,
       [
-        uuidv4(), intent.klarna_order_id, intent.intent, intent.kind, intent.resource_id, intent.order_id, intent.source, intent.currency_code,
-        uuidv4(), amount, reference, klarnaRefundId, JSON.stringify(notes),
+        uuidv4(),
+        intent.klarna_order_id,
+        intent.intent,
+        intent.kind,
+        intent.resource_id,
+        intent.order_id,
+        intent.source,
+        intent.currency_code,
+        uuidv4(),
+        amount,
+        reference,
+        klarnaRefundId,
+        JSON.stringify(notes),
       ],
     );
     return row;
@@ -149,7 +172,10 @@ export class RefundLedger {
   }
 
   async find(klarnaOrderId: string, intent: string): Promise<LedgerRow | null> {
-    const [row] = await this.many(`SELECT ${ROW_JSON} AS row FROM klarna_refund r WHERE r.klarna_order_id = $1 AND r.intent = $2`, [klarnaOrderId, intent]);
+    const [row] = await this.many(`SELECT ${ROW_JSON} AS row FROM klarna_refund r WHERE r.klarna_order_id = $1 AND r.intent = $2`, [
+      klarnaOrderId,
+      intent,
+    ]);
     return row ?? null;
   }
 

@@ -38,7 +38,10 @@ export const optionsSchema = z
     /** Base of the retry backoff, ms. */
     retry_base_delay_ms: z.number().int().min(0).max(10_000).default(300),
     /** Klarna locale (RFC 1766, e.g. "de-DE"); default: "en-" + the purchase country. */
-    locale: z.string().regex(/^[A-Za-z]{2}(-[A-Za-z]{2})+$/, "must look like de-DE").optional(),
+    locale: z
+      .string()
+      .regex(/^[A-Za-z]{2}(-[A-Za-z]{2})+$/, "must look like de-DE")
+      .optional(),
     merchant_urls: z
       .object({ confirmation: url.optional(), notification: url.optional(), push: url.optional(), authorization: url.optional() })
       .strict()

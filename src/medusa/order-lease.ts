@@ -51,7 +51,14 @@ export class OrderLeases {
    * Inside a request that already holds it (a second refund of the same order), reuses it; `fresh`
    * tells the caller whether it took the lease now (and so must release it).
    */
-  async acquire(klarnaOrderId: string, orderId: string | null, purpose: string, scope?: RequestScope, waitMs = WAIT_MS, intent = ""): Promise<HeldLease> {
+  async acquire(
+    klarnaOrderId: string,
+    orderId: string | null,
+    purpose: string,
+    scope?: RequestScope,
+    waitMs = WAIT_MS,
+    intent = "",
+  ): Promise<HeldLease> {
     const held = scope?.leases.get(klarnaOrderId) as HeldLease | undefined;
     if (held && !held.released) {
       held.rows = await this.rows(klarnaOrderId, intent);
@@ -61,7 +68,12 @@ export class OrderLeases {
     const until = Date.now() + waitMs;
     let delay = 25;
     for (;;) {
-      const [res] = await this.db.query<{ claimed: string | number; rows: Record<string, unknown>[]; manual_max: number | null; holder: Holder | null }>(
+      const [res] = await this.db.query<{
+        claimed: string | number;
+        rows: Record<string, unknown>[];
+        manual_max: number | null;
+        holder: Holder | null;
+      }>(
         `WITH claimed AS (
            INSERT INTO klarna_order_state AS s (klarna_order_id, order_id, claimed_by, claimed_until, claim_started_at, heartbeat_at, claim_purpose)
            VALUES ($1, $2, $3, now() + make_interval(secs => $4), now(), now(), $5)
@@ -222,13 +234,22 @@ export class HeldLease {
                     AND adopted_by IN (SELECT id FROM made UNION ALL SELECT id FROM settled) RETURNING id)
                UPDATE klarna_order_state SET claimed_by = NULL, claimed_until = NULL, heartbeat_at = NULL, updated_at = now()
                 WHERE klarna_order_id = $1 AND claimed_by = $2`,
-              [this.klarnaOrderId, this.token, settle.committed ? "recorded" : "not_recorded", made.map(([id]) => id), made.map(([, refund]) => refund), others],
+              [
+                this.klarnaOrderId,
+                this.token,
+                settle.committed ? "recorded" : "not_recorded",
+                made.map(([id]) => id),
+                made.map(([, refund]) => refund),
+                others,
+              ],
             );
           }
           return;
         } catch (err) {
           if (attempt === 5) {
-            this.log?.(`klarna: could not release the lease on Klarna order ${this.klarnaOrderId}; it lapses within ${LEASE_S} s (${err instanceof Error ? err.message : err})`);
+            this.log?.(
+              `klarna: could not release the lease on Klarna order ${this.klarnaOrderId}; it lapses within ${LEASE_S} s (${err instanceof Error ? err.message : err})`,
+            );
             return;
           }
           await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));

@@ -29,7 +29,9 @@ export class OrderManagement {
     const order = await this.client.getOrder(orderId);
     const currency = order.purchase_currency;
     // What Medusa records as captured: the payment's amount (the cart's total).
-    const expected = (typeof data.cart_id === "string" ? await this.queries.klarnaPaymentAmount(data.cart_id) : undefined) ?? Number(data.order_amount ?? order.order_amount);
+    const expected =
+      (typeof data.cart_id === "string" ? await this.queries.klarnaPaymentAmount(data.cart_id) : undefined) ??
+      Number(data.order_amount ?? order.order_amount);
     const captures = order.captures.map((c) => ({ capture_id: c.capture_id, captured_amount: c.captured_amount }));
     if (order.captured_amount >= expected) {
       // Already captured (a retry after Medusa rolled back, or in Klarna's portal): record it, capture nothing.
@@ -103,7 +105,9 @@ function refuseUncapturable(order: Order, expected: number, need: number): void 
     );
   }
   if (order.status === "CANCELLED" || order.status === "CLOSED") {
-    throw new KlarnaPluginRefusal("ORDER_NOT_CAPTURABLE", `The Klarna order is ${order.status}. Nothing was captured.`, { klarna_order_id: order.order_id });
+    throw new KlarnaPluginRefusal("ORDER_NOT_CAPTURABLE", `The Klarna order is ${order.status}. Nothing was captured.`, {
+      klarna_order_id: order.order_id,
+    });
   }
   if (order.fraud_status !== "ACCEPTED") {
     throw new KlarnaPluginRefusal(
@@ -123,7 +127,10 @@ function refuseUncapturable(order: Order, expected: number, need: number): void 
 
 export function requireOrderId(data: KlarnaPaymentData): string {
   if (typeof data.order_id !== "string" || !data.order_id) {
-    throw new KlarnaApiError({ error_code: "NO_KLARNA_ORDER", error_messages: ["This payment has no Klarna order: it was never authorised with Klarna."] });
+    throw new KlarnaApiError({
+      error_code: "NO_KLARNA_ORDER",
+      error_messages: ["This payment has no Klarna order: it was never authorised with Klarna."],
+    });
   }
   return data.order_id;
 }

@@ -136,7 +136,12 @@ export class KlarnaOrderPanel {
         error: klarnaError,
       },
       captures: k
-        ? k.captures.map((c) => ({ capture_id: c.capture_id, amount: c.captured_amount, captured_at: c.captured_at ?? null, reference: c.reference ?? null }))
+        ? k.captures.map((c) => ({
+            capture_id: c.capture_id,
+            amount: c.captured_amount,
+            captured_at: c.captured_at ?? null,
+            reference: c.reference ?? null,
+          }))
         : // Klarna unreachable: what the processor recorded when it captured (no dates there).
           (Array.isArray(data.captures) ? data.captures : []).map((c: { capture_id: string; captured_amount: number }) => ({
             capture_id: c.capture_id,
@@ -167,23 +172,43 @@ export class KlarnaOrderPanel {
     if (!row) throw new PanelError("not_found", `No Klarna refund with id ${ledgerId} is in the plugin's ledger.`);
     const label = labelOf(row);
     if (row.status === "succeeded") {
-      return { found: true, message: `${label} is already settled: Klarna refund ${row.klarna_refund_id}. Nothing to check.`, refund: panelRefund(row) };
+      return {
+        found: true,
+        message: `${label} is already settled: Klarna refund ${row.klarna_refund_id}. Nothing to check.`,
+        refund: panelRefund(row),
+      };
     }
     if (row.status === "failed") {
-      return { found: false, message: `Klarna refused ${label}, so it made no refund; there is nothing to look for. Fix the cause and refund again.`, refund: panelRefund(row) };
+      return {
+        found: false,
+        message: `Klarna refused ${label}, so it made no refund; there is nothing to look for. Fix the cause and refund again.`,
+        refund: panelRefund(row),
+      };
     }
     if (!row.reference) {
-      return { found: false, message: `${label} was never sent to Klarna (no request is recorded), so Klarna cannot have made it.`, refund: panelRefund(row) };
+      return {
+        found: false,
+        message: `${label} was never sent to Klarna (no request is recorded), so Klarna cannot have made it.`,
+        refund: panelRefund(row),
+      };
     }
     // The reconciler reads the Klarna order once, under the order's lease, and adopts a refund
     // carrying this row's reference into the ledger.
     const run = await plugin.reconciler.reconcileOrder(row.klarna_order_id);
     const after = (await plugin.ledger.byId(row.id)) ?? row;
     if (run.busy) {
-      return { found: false, message: `Another request is working on this Klarna order right now. Nothing was changed; check again in a few seconds.`, refund: panelRefund(after) };
+      return {
+        found: false,
+        message: `Another request is working on this Klarna order right now. Nothing was changed; check again in a few seconds.`,
+        refund: panelRefund(after),
+      };
     }
     if (run.klarna === null) {
-      return { found: false, message: `Klarna could not be asked (${run.findings[0]?.message ?? "no answer"}). Nothing was changed; check again later.`, refund: panelRefund(after) };
+      return {
+        found: false,
+        message: `Klarna could not be asked (${run.findings[0]?.message ?? "no answer"}). Nothing was changed; check again later.`,
+        refund: panelRefund(after),
+      };
     }
     if (after.status === "succeeded") {
       return {
@@ -224,10 +249,6 @@ export const money = formatMoney;
 
 function order_currency(run: { currency_code: string | null }): string {
   return run.currency_code ?? "";
-}
-
-function sum(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0);
 }
 
 function purposeOf(row: LedgerRow): RefundPurpose {
@@ -318,10 +339,18 @@ function errorOf(row: LedgerRow): PanelRefund["error"] {
       http_status: err.status ?? null,
     };
   }
-  return { message: String(e.message ?? "The refund failed."), code: typeof e.code === "string" ? e.code : null, correlation_id: row.correlation_id ?? null, http_status: null };
+  return {
+    message: String(e.message ?? "The refund failed."),
+    code: typeof e.code === "string" ? e.code : null,
+    correlation_id: row.correlation_id ?? null,
+    http_status: null,
+  };
 }
 
-export function expiryOf(order: Pick<KlarnaOrder, "expires_at" | "remaining_authorized_amount"> & { status?: string }, now: Date): OrderPanel["klarna"]["expiry"] {
+export function expiryOf(
+  order: Pick<KlarnaOrder, "expires_at" | "remaining_authorized_amount"> & { status?: string },
+  now: Date,
+): OrderPanel["klarna"]["expiry"] {
   // Klarna says so: the authorisation is gone (its remaining amount is then 0).
   if (order.status === "EXPIRED") return { state: "past", days_left: 0 };
   // Only an authorisation with something left to capture can expire in a way that matters.
@@ -337,7 +366,10 @@ export function expiryOf(order: Pick<KlarnaOrder, "expires_at" | "remaining_auth
  * order authorization time": an expired, cancelled or fully captured order cannot be extended).
  * Klarna's own limit (180 days after the purchase) is left to Klarna, whose refusal the panel shows.
  */
-export function canExtendAuthorization(order: Pick<KlarnaOrder, "status" | "expires_at" | "remaining_authorized_amount"> | undefined, now: Date): boolean {
+export function canExtendAuthorization(
+  order: Pick<KlarnaOrder, "status" | "expires_at" | "remaining_authorized_amount"> | undefined,
+  now: Date,
+): boolean {
   if (!order) return false; // Klarna could not be read: nothing to decide from
   if (order.status !== "AUTHORIZED" && order.status !== "PART_CAPTURED") return false;
   if (order.remaining_authorized_amount <= 0) return false;

@@ -132,11 +132,19 @@ export function paymentError(action: PaymentAction, err: unknown, secrets: strin
         : err.checked === "order_unavailable"
           ? " Klarna's order could not be read to check whether it refunded."
           : "";
-    out = { error: sentence(`Klarna did not confirm the refund: ${what}${checked}${adminHint(e, "refund")}`), code: e.error_code, detail: adminDetail(e) };
+    out = {
+      error: sentence(`Klarna did not confirm the refund: ${what}${checked}${adminHint(e, "refund")}`),
+      code: e.error_code,
+      detail: adminDetail(e),
+    };
   } else if (err instanceof KlarnaApiError) {
     if (shopper && err.error_code === "REJECTED") {
       // Klarna Payments refuses to place an order its risk check rejected (403 REJECTED).
-      out = { error: "Klarna could not approve this purchase. Please choose another payment method", code: "FRAUD_REJECTED", detail: "No money was taken" };
+      out = {
+        error: "Klarna could not approve this purchase. Please choose another payment method",
+        code: "FRAUD_REJECTED",
+        detail: "No money was taken",
+      };
     } else if (shopper) {
       out = { error: shopperMessage(err, action), code: err.error_code, detail: "No money was taken" };
     } else {
@@ -154,10 +162,18 @@ export function paymentError(action: PaymentAction, err: unknown, secrets: strin
   } else if (err instanceof RefundPlanError) {
     out = { error: sentence(`The Klarna refund could not be prepared: ${err.message}`), code: err.code, detail: `field ${err.field}` };
   } else if (shopper) {
-    out = { error: "Klarna cannot be used for this cart right now. Please try again, or choose another payment method", code: "KLARNA_PLUGIN_ERROR", detail: "No money was taken" };
+    out = {
+      error: "Klarna cannot be used for this cart right now. Please try again, or choose another payment method",
+      code: "KLARNA_PLUGIN_ERROR",
+      detail: "No money was taken",
+    };
   } else {
     const message = err instanceof Error ? err.message : String(err);
-    out = { error: sentence(`The Klarna ${action} failed in the plugin: ${message}`), code: "KLARNA_PLUGIN_ERROR", detail: err instanceof Error ? err.name : typeof err };
+    out = {
+      error: sentence(`The Klarna ${action} failed in the plugin: ${message}`),
+      code: "KLARNA_PLUGIN_ERROR",
+      detail: err instanceof Error ? err.name : typeof err,
+    };
   }
   return redact(out, secrets);
 }

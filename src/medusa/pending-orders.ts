@@ -86,13 +86,17 @@ export class PendingOrders {
     );
     const { response_code, response_body } = await cartCompletionStrategy.complete(cartId, key, {});
     if (response_code < 300 && response_body?.type === "order") {
-      this.deps.log?.(`klarna: Klarna accepted order ${klarnaOrderId} after its fraud review: cart ${cartId} completed as order ${response_body.data?.id}.`);
+      this.deps.log?.(
+        `klarna: Klarna accepted order ${klarnaOrderId} after its fraud review: cart ${cartId} completed as order ${response_body.data?.id}.`,
+      );
       return "order_created";
     }
     // Completed meanwhile by the shopper (Medusa allows one order per cart), or refused by Medusa.
     const after = await this.deps.queries.cartState(cartId);
     if (after?.order_id) return "already_completed";
-    this.deps.log?.(`klarna: Klarna accepted order ${klarnaOrderId}, but Medusa did not complete cart ${cartId}: HTTP ${response_code} ${JSON.stringify(response_body).slice(0, 300)}`);
+    this.deps.log?.(
+      `klarna: Klarna accepted order ${klarnaOrderId}, but Medusa did not complete cart ${cartId}: HTTP ${response_code} ${JSON.stringify(response_body).slice(0, 300)}`,
+    );
     return "not_completed";
   }
 
@@ -100,7 +104,9 @@ export class PendingOrders {
   private async release(order: Order, cartId: string): Promise<NotificationOutcome> {
     if (order.status !== "AUTHORIZED" || order.captured_amount > 0) return "already_released";
     await this.deps.client.cancelOrder(order.order_id, { idempotencyKey: uuidv5(`cancel:${order.order_id}`, KEY_NAMESPACE) });
-    this.deps.log?.(`klarna: Klarna ${order.fraud_status === "REJECTED" ? "rejected" : "did not accept"} order ${order.order_id}: released it; cart ${cartId} stays not completed.`);
+    this.deps.log?.(
+      `klarna: Klarna ${order.fraud_status === "REJECTED" ? "rejected" : "did not accept"} order ${order.order_id}: released it; cart ${cartId} stays not completed.`,
+    );
     return "released";
   }
 
@@ -112,8 +118,11 @@ export class PendingOrders {
   private async afterOrder(order: Order, orderId: string): Promise<NotificationOutcome> {
     if (order.fraud_status === "ACCEPTED") return "already_completed";
     const payment = await this.deps.queries.klarnaPayment(orderId);
-    if (payment) await this.deps.payments.mergeData(payment.payment_id, { fraud_status: order.fraud_status, fraud_decided_at: new Date().toISOString() });
-    this.deps.log?.(`klarna: Klarna stopped order ${order.order_id} of order ${orderId} (fraud status ${order.fraud_status}, Klarna status ${order.status}): do not ship it.`);
+    if (payment)
+      await this.deps.payments.mergeData(payment.payment_id, { fraud_status: order.fraud_status, fraud_decided_at: new Date().toISOString() });
+    this.deps.log?.(
+      `klarna: Klarna stopped order ${order.order_id} of order ${orderId} (fraud status ${order.fraud_status}, Klarna status ${order.status}): do not ship it.`,
+    );
     return "recorded_on_order";
   }
 }

@@ -84,7 +84,9 @@ export class KlarnaPlugin {
   private reconcileLater(klarnaOrderId: string): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      this.reconciler.reconcileOrder(klarnaOrderId).catch((err) => this.log(`klarna: reconciliation of ${klarnaOrderId} failed: ${err instanceof Error ? err.message : err}`));
+      this.reconciler
+        .reconcileOrder(klarnaOrderId)
+        .catch((err) => this.log(`klarna: reconciliation of ${klarnaOrderId} failed: ${err instanceof Error ? err.message : err}`));
     }, RECONCILE_AFTER_UNKNOWN_MS);
     timer.unref();
     this.timers.add(timer);

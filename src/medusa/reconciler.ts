@@ -94,7 +94,8 @@ export class Reconciler {
     );
     if (!lease && !opts.klarnaOrderIds) return { checked: 0, differing: 0, orders: [], skipped: true };
     try {
-      const ids = opts.klarnaOrderIds ?? (await this.deps.queries.klarnaOrdersWithActivity(opts.all ? null : lease?.last_run_at ?? null, opts.limit ?? 500));
+      const ids =
+        opts.klarnaOrderIds ?? (await this.deps.queries.klarnaOrdersWithActivity(opts.all ? null : (lease?.last_run_at ?? null), opts.limit ?? 500));
       const results: OrderReconciliation[] = [];
       for (const id of ids) results.push(await this.reconcileOrder(id));
       if (lease && !opts.klarnaOrderIds) {
@@ -103,7 +104,11 @@ export class Reconciler {
       const differing = results.filter((r) => r.agrees === false);
       return { checked: results.length, differing: differing.length, orders: opts.klarnaOrderIds ? results : differing };
     } finally {
-      if (lease) await this.deps.db.query(`UPDATE klarna_job_lease SET claimed_by = NULL, claimed_until = NULL WHERE name = $1 AND claimed_by = $2`, [JOB, token]);
+      if (lease)
+        await this.deps.db.query(`UPDATE klarna_job_lease SET claimed_by = NULL, claimed_until = NULL WHERE name = $1 AND claimed_by = $2`, [
+          JOB,
+          token,
+        ]);
     }
   }
 
@@ -144,8 +149,14 @@ export class Reconciler {
       for (const refund of order.refunds ?? []) {
         const row = rows.find((r) => r.reference && r.reference === refund.reference && r.status !== "succeeded");
         if (!row) continue;
-        await ledger.update(row.id, { status: "succeeded", klarna_refund_id: refund.refund_id, error: null }, `Klarna's order shows refund ${refund.refund_id} with this entry's reference (found by reconciliation).`);
-        settled.push(`Klarna refund ${refund.refund_id} (${formatMoney(refund.refunded_amount, order.purchase_currency)}) was made for ${earlierLabel(row)}: recorded in the plugin's ledger.`);
+        await ledger.update(
+          row.id,
+          { status: "succeeded", klarna_refund_id: refund.refund_id, error: null },
+          `Klarna's order shows refund ${refund.refund_id} with this entry's reference (found by reconciliation).`,
+        );
+        settled.push(
+          `Klarna refund ${refund.refund_id} (${formatMoney(refund.refunded_amount, order.purchase_currency)}) was made for ${earlierLabel(row)}: recorded in the plugin's ledger.`,
+        );
       }
       if (settled.length) rows = await ledger.rowsForOrder(klarnaOrderId);
       // Entries whose Medusa outcome was never written (a crash, a refund started by code): Medusa's rows tell.
@@ -171,7 +182,10 @@ export class Reconciler {
            order_id = COALESCE(s.order_id, EXCLUDED.order_id), updated_at = now()`,
         [klarnaOrderId, books.order_id, agrees, JSON.stringify(result.findings)],
       );
-      if (!agrees) this.deps.log?.(`klarna: reconciliation: Klarna order ${klarnaOrderId} (order ${books.order_id}) differs from Medusa's books: ${result.findings.map((f) => f.message).join(" ")}`);
+      if (!agrees)
+        this.deps.log?.(
+          `klarna: reconciliation: Klarna order ${klarnaOrderId} (order ${books.order_id}) differs from Medusa's books: ${result.findings.map((f) => f.message).join(" ")}`,
+        );
       return result;
     } finally {
       await held.release();
@@ -180,7 +194,9 @@ export class Reconciler {
 
   /** What the last reconciliation of a Klarna order found (the panel shows it when Klarna cannot be read). */
   async lastFindings(klarnaOrderId: string): Promise<Finding[]> {
-    const [row] = await this.deps.db.query<{ findings: Finding[] | null }>(`SELECT findings FROM klarna_order_state WHERE klarna_order_id = $1`, [klarnaOrderId]);
+    const [row] = await this.deps.db.query<{ findings: Finding[] | null }>(`SELECT findings FROM klarna_order_state WHERE klarna_order_id = $1`, [
+      klarnaOrderId,
+    ]);
     return row?.findings ?? [];
   }
 
@@ -199,7 +215,9 @@ export class Reconciler {
     for (const refund of order.refunds ?? []) {
       // The plugin's entries for this refund: by its id, or by the reference the plugin sent (an entry
       // whose outcome is still unknown does not know the id yet).
-      const entries = rows.filter((r) => r.klarna_refund_id === refund.refund_id || (!r.klarna_refund_id && r.reference && r.reference === refund.reference));
+      const entries = rows.filter(
+        (r) => r.klarna_refund_id === refund.refund_id || (!r.klarna_refund_id && r.reference && r.reference === refund.reference),
+      );
       const recorded = entries.some((r) => r.medusa_state === "recorded" || r.medusa_state === "adopted");
       if (recorded) continue;
       const adopt = `POST /admin/klarna/orders/${books.order_id}/adopt-refund with {"klarna_refund_id":"${refund.refund_id}"} records it in Medusa without refunding again (or "Record refund" in the order's Klarna panel).`;

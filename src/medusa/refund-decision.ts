@@ -99,14 +99,22 @@ export type Decision =
  * The next step for a refund intent whose ledger row is `row` (null: none yet), after `observation`.
  * `phase` says, for an order look, whether it came before a send or after an answer.
  */
-export function decide(row: RowView | null, intent: IntentView, observation: Observation, phase: LookPhase = "before_send", policy: DecisionPolicy = DEFAULT_POLICY): Decision {
+export function decide(
+  row: RowView | null,
+  intent: IntentView,
+  observation: Observation,
+  phase: LookPhase = "before_send",
+  policy: DecisionPolicy = DEFAULT_POLICY,
+): Decision {
   switch (observation.kind) {
     case "start":
       return onStart(row, intent);
     case "order":
       return phase === "before_send" ? onLookBeforeSend(row, intent, observation, policy) : onLookAfterAnswer(observation);
     case "order_unavailable":
-      return phase === "before_send" ? { do: "refuse", reason: "order_unavailable" } : { do: "fail", status: "unknown", checked: "order_unavailable" };
+      return phase === "before_send"
+        ? { do: "refuse", reason: "order_unavailable" }
+        : { do: "fail", status: "unknown", checked: "order_unavailable" };
     case "answer":
       switch (observation.outcome) {
         case "created":

@@ -108,11 +108,17 @@ export class RefundIntents {
       }
       case "claim": {
         const claim = await q.claimState(resource);
-        return { recordedInMedusa: claim?.payment_status === "refunded", retryable: Boolean(claim && !claim.canceled_at && claim.payment_status !== "refunded") };
+        return {
+          recordedInMedusa: claim?.payment_status === "refunded",
+          retryable: Boolean(claim && !claim.canceled_at && claim.payment_status !== "refunded"),
+        };
       }
       case "swap": {
         const swap = await q.swapState(resource);
-        return { recordedInMedusa: swap?.payment_status === "difference_refunded", retryable: Boolean(swap && !swap.canceled_at && swap.payment_status !== "difference_refunded") };
+        return {
+          recordedInMedusa: swap?.payment_status === "difference_refunded",
+          retryable: Boolean(swap && !swap.canceled_at && swap.payment_status !== "difference_refunded"),
+        };
       }
       case "fee_waiver": {
         const n = row.order_id ? await q.refundsWithNote(row.order_id, FEE_WAIVER_NOTE(resource)) : 0;
@@ -228,7 +234,10 @@ export class RefundIntents {
       amount,
       identify: this.fixed({ intent: `claim:${claimId}`, reference: claimId, label: `claim ${claimId}` }),
       // A claim charges no return fee: anything withheld is a discount line.
-      plan: this.itemsPlan(order, amount, items, { description: `Refund for your claim on order #${order.display_id ?? order.id}`, chargesNoFee: true }),
+      plan: this.itemsPlan(order, amount, items, {
+        description: `Refund for your claim on order #${order.display_id ?? order.id}`,
+        chargesNoFee: true,
+      }),
     };
   }
 
@@ -244,7 +253,11 @@ export class RefundIntents {
       amount,
       identify: this.fixed({ intent: `swap:${swapId}`, reference: swapId, label: `exchange ${swapId}` }),
       plan: (_ctx, reference) =>
-        planAmountRefund({ amount, reference, description: `Refund of the price difference of your exchange for order #${order?.display_id ?? orderId}` }),
+        planAmountRefund({
+          amount,
+          reference,
+          description: `Refund of the price difference of your exchange for order #${order?.display_id ?? orderId}`,
+        }),
     };
   }
 
@@ -269,7 +282,10 @@ export class RefundIntents {
       // A retry is the manual refund of this amount that Medusa has not recorded yet (whatever else
       // happened on the order in between); otherwise it is the order's next manual refund.
       identify: (rows, manualMax) => {
-        const retry = rows.find((r) => MANUAL_KINDS.has(r.kind) && r.amount === amount && r.status !== "failed" && r.medusa_state !== "recorded" && r.medusa_state !== "adopted");
+        const retry = rows.find(
+          (r) =>
+            MANUAL_KINDS.has(r.kind) && r.amount === amount && r.status !== "failed" && r.medusa_state !== "recorded" && r.medusa_state !== "adopted",
+        );
         const n = retry ? Number(retry.intent.split(":").pop()) : manualMax + 1;
         return {
           intent: `refund:${orderId}:${n}`,
@@ -285,7 +301,10 @@ export class RefundIntents {
     const fee = await this.chargedReturnFee(klarnaOrderId, returnId);
     if (!fee) throw new KlarnaPluginRefusal("NOTHING_TO_WAIVE", `No Klarna return fee was charged for return ${returnId}.`);
     if (fee.amount !== amount) {
-      throw new KlarnaPluginRefusal("AMOUNT_MISMATCH", `The return fee charged for return ${returnId} was ${formatMoney(fee.amount, fee.currency)}, not ${formatMoney(amount, fee.currency)}.`);
+      throw new KlarnaPluginRefusal(
+        "AMOUNT_MISMATCH",
+        `The return fee charged for return ${returnId} was ${formatMoney(fee.amount, fee.currency)}, not ${formatMoney(amount, fee.currency)}.`,
+      );
     }
     return {
       klarna_order_id: klarnaOrderId,
@@ -295,7 +314,11 @@ export class RefundIntents {
       source: "request:waive-return-fee",
       currency_code: fee.currency,
       amount,
-      identify: this.fixed({ intent: `fee_waiver:${returnId}`, reference: `${returnId}/return-fee-refund`, label: `the return fee of return ${returnId}` }),
+      identify: this.fixed({
+        intent: `fee_waiver:${returnId}`,
+        reference: `${returnId}/return-fee-refund`,
+        label: `the return fee of return ${returnId}`,
+      }),
       plan: (ctx, reference) => planReturnFeeRefund({ amount, fee, reference, allowReturnFeeLine: ctx.allowReturnFee }),
     };
   }

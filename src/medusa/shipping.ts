@@ -25,8 +25,7 @@ export function shipmentFromRow(row: ShipmentRow): Shipment {
 }
 
 export type ShippingInfoOutcome =
-  | { sent: ShippingInfo[]; capture_id: string }
-  | { sent: []; reason: "no_tracking" | "not_klarna" | "no_capture_yet" | "already_sent" };
+  { sent: ShippingInfo[]; capture_id: string } | { sent: []; reason: "no_tracking" | "not_klarna" | "no_capture_yet" | "already_sent" };
 
 export class ShippingInfoSender {
   constructor(
@@ -63,7 +62,12 @@ export class ShippingInfoSender {
       payment.klarna_order_id,
       capture.capture_id,
       { shipping_info: fresh },
-      { idempotencyKey: uuidv5(`shipping-info:${payment.klarna_order_id}:${capture.capture_id}:${fulfillmentId}:${fresh.map((e) => e.tracking_number).join(",")}`, KEY_NAMESPACE) },
+      {
+        idempotencyKey: uuidv5(
+          `shipping-info:${payment.klarna_order_id}:${capture.capture_id}:${fulfillmentId}:${fresh.map((e) => e.tracking_number).join(",")}`,
+          KEY_NAMESPACE,
+        ),
+      },
     );
     return { sent: fresh, capture_id: capture.capture_id };
   }

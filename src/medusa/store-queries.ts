@@ -78,10 +78,9 @@ export class StoreQueries {
   }
 
   async returnRow(returnId: string): Promise<ReturnRow | undefined> {
-    const rows = await this.db.query<ReturnRow>(
-      `SELECT id, status, order_id, swap_id, claim_order_id, refund_amount FROM "return" WHERE id = $1`,
-      [returnId],
-    );
+    const rows = await this.db.query<ReturnRow>(`SELECT id, status, order_id, swap_id, claim_order_id, refund_amount FROM "return" WHERE id = $1`, [
+      returnId,
+    ]);
     return rows[0];
   }
 
@@ -167,11 +166,17 @@ export class StoreQueries {
     return (await this.returnRow(returnId))?.status;
   }
   async claimState(claimId: string): Promise<{ payment_status: string; canceled_at: Date | null } | undefined> {
-    const rows = await this.db.query<{ payment_status: string; canceled_at: Date | null }>(`SELECT payment_status, canceled_at FROM claim_order WHERE id = $1`, [claimId]);
+    const rows = await this.db.query<{ payment_status: string; canceled_at: Date | null }>(
+      `SELECT payment_status, canceled_at FROM claim_order WHERE id = $1`,
+      [claimId],
+    );
     return rows[0];
   }
   async swapState(swapId: string): Promise<{ payment_status: string; canceled_at: Date | null } | undefined> {
-    const rows = await this.db.query<{ payment_status: string; canceled_at: Date | null }>(`SELECT payment_status, canceled_at FROM swap WHERE id = $1`, [swapId]);
+    const rows = await this.db.query<{ payment_status: string; canceled_at: Date | null }>(
+      `SELECT payment_status, canceled_at FROM swap WHERE id = $1`,
+      [swapId],
+    );
     return rows[0];
   }
   async paymentOrderId(paymentId: string): Promise<string | undefined> {
@@ -205,7 +210,14 @@ export class StoreQueries {
    * order refunds carry no payment id, PaymentProviderService.refundPayment; a payment's refund does).
    */
   async medusaBooks(klarnaOrderId: string): Promise<MedusaBooks> {
-    const [row] = await this.db.query<{ order_id: string | null; display_id: number | null; currency_code: string | null; captured: string; authorized: string; refunds: MedusaBooks["refunds"] }>(
+    const [row] = await this.db.query<{
+      order_id: string | null;
+      display_id: number | null;
+      currency_code: string | null;
+      captured: string;
+      authorized: string;
+      refunds: MedusaBooks["refunds"];
+    }>(
       `WITH p AS (SELECT id, order_id, amount, captured_at, currency_code FROM payment
                    WHERE provider_id = '${PROVIDER_ID}' AND data->>'order_id' = $1)
        SELECT (SELECT order_id FROM p WHERE order_id IS NOT NULL LIMIT 1) AS order_id,
@@ -251,7 +263,10 @@ export class StoreQueries {
   }
   /** The Klarna payment of a cart (placed or not: a cart waiting for Klarna's fraud review has none yet). */
   async klarnaPaymentOfCart(cartId: string): Promise<KlarnaPaymentRow | undefined> {
-    const rows = await this.db.query<{ order_id: string | null }>(`SELECT order_id FROM payment WHERE cart_id = $1 AND provider_id = '${PROVIDER_ID}' LIMIT 1`, [cartId]);
+    const rows = await this.db.query<{ order_id: string | null }>(
+      `SELECT order_id FROM payment WHERE cart_id = $1 AND provider_id = '${PROVIDER_ID}' LIMIT 1`,
+      [cartId],
+    );
     return rows[0]?.order_id ? this.klarnaPayment(rows[0].order_id) : undefined;
   }
   /**
@@ -285,7 +300,10 @@ export class StoreQueries {
   }
   /** Every shipment of an order not cancelled, oldest first. */
   async shipmentsOfOrder(orderId: string): Promise<ShipmentRow[]> {
-    return this.db.query<ShipmentRow>(`${SHIPMENT_SELECT} WHERE f.order_id = $1 AND f.shipped_at IS NOT NULL AND f.canceled_at IS NULL ORDER BY f.shipped_at, f.id`, [orderId]);
+    return this.db.query<ShipmentRow>(
+      `${SHIPMENT_SELECT} WHERE f.order_id = $1 AND f.shipped_at IS NOT NULL AND f.canceled_at IS NULL ORDER BY f.shipped_at, f.id`,
+      [orderId],
+    );
   }
   /** The cart whose Klarna payment session placed this Klarna order (IDX_klarna_payment_session_order). */
   async cartOfKlarnaOrder(klarnaOrderId: string): Promise<string | undefined> {

@@ -30,9 +30,7 @@ export class KlarnaRefundLedger1764028800000 implements MigrationInterface {
         "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
         CONSTRAINT "PK_klarna_refund" PRIMARY KEY ("id")
       )`);
-    await queryRunner.query(
-      `CREATE UNIQUE INDEX IF NOT EXISTS "IDX_klarna_refund_intent" ON "klarna_refund" ("klarna_order_id", "intent")`,
-    );
+    await queryRunner.query(`CREATE UNIQUE INDEX IF NOT EXISTS "IDX_klarna_refund_intent" ON "klarna_refund" ("klarna_order_id", "intent")`);
     await queryRunner.query(`CREATE INDEX IF NOT EXISTS "IDX_klarna_refund_resource" ON "klarna_refund" ("resource_id")`);
   }
 

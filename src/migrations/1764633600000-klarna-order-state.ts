@@ -40,7 +40,9 @@ export class KlarnaOrderState1764633600000 implements MigrationInterface {
     await queryRunner.query(`ALTER TABLE "klarna_refund" ADD COLUMN IF NOT EXISTS "medusa_state" character varying`);
     await queryRunner.query(`ALTER TABLE "klarna_refund" ADD COLUMN IF NOT EXISTS "adopted_by" uuid`);
     await queryRunner.query(`UPDATE "klarna_refund" SET "reference" = "request"->>'reference' WHERE "reference" IS NULL`);
-    await queryRunner.query(`UPDATE "klarna_refund" SET "last_sent_at" = "updated_at" WHERE "last_sent_at" IS NULL AND "key_first_sent_at" IS NOT NULL`);
+    await queryRunner.query(
+      `UPDATE "klarna_refund" SET "last_sent_at" = "updated_at" WHERE "last_sent_at" IS NULL AND "key_first_sent_at" IS NOT NULL`,
+    );
     // Refunds that succeeded before this migration were recorded by Medusa or settled by a retry.
     await queryRunner.query(`UPDATE "klarna_refund" SET "medusa_state" = 'recorded' WHERE "status" = 'succeeded' AND "medusa_state" IS NULL`);
     await queryRunner.query(`ALTER TABLE "klarna_refund" DROP COLUMN IF EXISTS "claimed_by"`);

@@ -141,7 +141,15 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
   async updatePaymentData(_sessionId: string, data: Data): Promise<PaymentProcessorError | Data> {
     const token = data?.authorization_token;
     if (token !== undefined && (typeof token !== "string" || !token)) {
-      return this.error("purchase", new KlarnaPluginRefusal("INVALID_AUTHORIZATION_TOKEN", "authorization_token must be the non-empty string Klarna's widget returned.", {}, "The Klarna payment could not be read. Please choose Klarna again"));
+      return this.error(
+        "purchase",
+        new KlarnaPluginRefusal(
+          "INVALID_AUTHORIZATION_TOKEN",
+          "authorization_token must be the non-empty string Klarna's widget returned.",
+          {},
+          "The Klarna payment could not be read. Please choose Klarna again",
+        ),
+      );
     }
     return token ? { authorization_token: token } : {};
   }
@@ -154,9 +162,17 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
         // Placed while Klarna's fraud review was PENDING: completing the cart again asks Klarna again.
         const order = await this.client_.getOrder(String(data.order_id));
         if (order.fraud_status === "REJECTED") {
-          throw new KlarnaPluginRefusal("FRAUD_REJECTED", `Klarna rejected the purchase after its fraud review, Klarna order ${order.order_id}.`, {}, "Klarna could not approve this purchase. Please choose another payment method");
+          throw new KlarnaPluginRefusal(
+            "FRAUD_REJECTED",
+            `Klarna rejected the purchase after its fraud review, Klarna order ${order.order_id}.`,
+            {},
+            "Klarna could not approve this purchase. Please choose another payment method",
+          );
         }
-        return { status: statusOfFraud(order.fraud_status), data: { ...data, fraud_status: order.fraud_status, expires_at: order.expires_at, klarna_read_at: new Date().toISOString() } };
+        return {
+          status: statusOfFraud(order.fraud_status),
+          data: { ...data, fraud_status: order.fraud_status, expires_at: order.expires_at, klarna_read_at: new Date().toISOString() },
+        };
       }
       const token = data.authorization_token;
       if (typeof token !== "string" || !token) return { status: PaymentSessionStatus.REQUIRES_MORE, data };
@@ -184,9 +200,18 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
       const { row } = await this.plugin().refunds.refund(data, refundAmount);
       const refunds = [...(Array.isArray(data.refunds) ? data.refunds : [])];
       if (!refunds.some((r) => r.klarna_refund_id === row.klarna_refund_id)) {
-        refunds.push({ klarna_refund_id: String(row.klarna_refund_id), amount: row.amount, intent: row.intent, idempotency_key: row.idempotency_key });
+        refunds.push({
+          klarna_refund_id: String(row.klarna_refund_id),
+          amount: row.amount,
+          intent: row.intent,
+          idempotency_key: row.idempotency_key,
+        });
       }
-      currentRequestScope()?.refunds.push({ intent: row.intent, klarna_refund_id: row.klarna_refund_id ?? undefined, idempotency_key: row.idempotency_key });
+      currentRequestScope()?.refunds.push({
+        intent: row.intent,
+        klarna_refund_id: row.klarna_refund_id ?? undefined,
+        idempotency_key: row.idempotency_key,
+      });
       return { ...data, refunds };
     } catch (e) {
       return this.error("refund", e);
@@ -209,9 +234,14 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
   async deletePayment(paymentSessionData: Data): Promise<PaymentProcessorError | Data> {
     const data = paymentSessionData as KlarnaPaymentData & Data;
     if (!data.order_id && typeof data.authorization_token === "string") {
-      await this.client_.cancelAuthorization(data.authorization_token).catch(ignoreNotFound).catch((e) => {
-        this.logger()?.warn?.(`klarna: could not release an unused Klarna authorisation (it lapses on its own): ${e instanceof Error ? e.message : e}`);
-      });
+      await this.client_
+        .cancelAuthorization(data.authorization_token)
+        .catch(ignoreNotFound)
+        .catch((e) => {
+          this.logger()?.warn?.(
+            `klarna: could not release an unused Klarna authorisation (it lapses on its own): ${e instanceof Error ? e.message : e}`,
+          );
+        });
     }
     return data;
   }

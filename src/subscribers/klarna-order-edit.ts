@@ -19,7 +19,9 @@ export default async function klarnaOrderEdit({ data, container }: SubscriberArg
   try {
     await processor.plugin().orderChanges.afterConfirmedEvent(data.id);
   } catch (err) {
-    processor.warn(`klarna: after order edit ${data.id} was confirmed, the Klarna payment could not be brought in line: ${err instanceof Error ? err.message : err}`);
+    processor.warn(
+      `klarna: after order edit ${data.id} was confirmed, the Klarna payment could not be brought in line: ${err instanceof Error ? err.message : err}`,
+    );
   }
 }
 

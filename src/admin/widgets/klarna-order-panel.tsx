@@ -35,10 +35,10 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
   // `seq` keys the answer's Alert: a dismissed Alert stays dismissed, the next answer is a new one.
   const [result, setResult] = useState<(Result & { seq: number }) | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
-  const { data, isLoading, error, refetch } = useAdminCustomQuery<Record<string, never>, OrderPanel>(
-    `/klarna/orders/${order.id}`,
-    ["klarna-order-panel", order.id],
-  );
+  const { data, isLoading, error, refetch } = useAdminCustomQuery<Record<string, never>, OrderPanel>(`/klarna/orders/${order.id}`, [
+    "klarna-order-panel",
+    order.id,
+  ]);
 
   const money = (amount: number | null | undefined) => formatMoney(amount, data?.currency_code ?? order.currency_code);
 
@@ -88,7 +88,11 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
       },
       async () => {
         const res = (await client.admin.custom.post(`/klarna/refunds/${refund.id}/check`)) as unknown as RefundCheck;
-        return { variant: res.found ? "success" : "info", title: res.found ? "Klarna has this refund" : "Klarna has no such refund", message: res.message };
+        return {
+          variant: res.found ? "success" : "info",
+          title: res.found ? "Klarna has this refund" : "Klarna has no such refund",
+          message: res.message,
+        };
       },
     );
 
@@ -101,7 +105,9 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
         confirmText: "Record refund",
       },
       async () => {
-        const res = (await client.admin.custom.post(`/klarna/orders/${order.id}/adopt-refund`, { klarna_refund_id: adopt.klarna_refund_id })) as unknown as AdoptAnswer;
+        const res = (await client.admin.custom.post(`/klarna/orders/${order.id}/adopt-refund`, {
+          klarna_refund_id: adopt.klarna_refund_id,
+        })) as unknown as AdoptAnswer;
         return { variant: "success", title: "Refund recorded in Medusa", message: res.klarna.message };
       },
     );
@@ -116,7 +122,11 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
       },
       async () => {
         const res = (await client.admin.custom.post(`/klarna/orders/${order.id}/extend-authorization`)) as unknown as ExtendAnswer;
-        return { variant: "success", title: "Authorisation extended", message: res.expires_at ? `${res.message} Captures are possible until ${formatDate(res.expires_at)}.` : res.message };
+        return {
+          variant: "success",
+          title: "Authorisation extended",
+          message: res.expires_at ? `${res.message} Captures are possible until ${formatDate(res.expires_at)}.` : res.message,
+        };
       },
     );
 
@@ -159,7 +169,8 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
   const waivable = new Map(data.actions.waive_return_fee.map((w) => [w.return_id, w.amount]));
   const checkable = new Set(data.actions.check_refunds);
   const adoptable = new Map(data.actions.adopt_refunds.map((a) => [a.klarna_refund_id, a]));
-  const findingOf = (r: PanelRefund) => (r.klarna_refund_id ? data.agreement.findings.find((f) => f.klarna_refund_id === r.klarna_refund_id) : undefined);
+  const findingOf = (r: PanelRefund) =>
+    r.klarna_refund_id ? data.agreement.findings.find((f) => f.klarna_refund_id === r.klarna_refund_id) : undefined;
   const canCapture = data.actions.retry_capture || data.actions.extend_authorization;
 
   return (
@@ -202,7 +213,13 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
           </Field>
           <Field label="Status">{k.status ?? "—"}</Field>
           <Field label="Fraud status">
-            {k.fraud_status ? <Badge size="2xsmall" color={k.fraud_status === "ACCEPTED" ? "green" : k.fraud_status === "PENDING" ? "orange" : "red"}>{k.fraud_status}</Badge> : "—"}
+            {k.fraud_status ? (
+              <Badge size="2xsmall" color={k.fraud_status === "ACCEPTED" ? "green" : k.fraud_status === "PENDING" ? "orange" : "red"}>
+                {k.fraud_status}
+              </Badge>
+            ) : (
+              "—"
+            )}
           </Field>
           <Field label="Market">{[k.purchase_country, k.purchase_currency].filter(Boolean).join(" · ") || "—"}</Field>
           <div className="col-span-2">
@@ -220,17 +237,32 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
         {canCapture && (
           <div className="mt-4 flex items-center justify-between gap-x-4">
             <Text size="small" className="text-ui-fg-subtle">
-              {data.actions.retry_capture ? "Medusa has not captured this payment; " : ""}Klarna holds {money(k.remaining_authorized_amount)} authorised
+              {data.actions.retry_capture ? "Medusa has not captured this payment; " : ""}Klarna holds {money(k.remaining_authorized_amount)}{" "}
+              authorised
               {k.expires_at ? ` until ${formatDate(k.expires_at)}` : ""}.
             </Text>
             <div className="flex shrink-0 items-center gap-x-2">
               {data.actions.extend_authorization && (
-                <Button size="small" variant="secondary" className="whitespace-nowrap" isLoading={busy === "extend"} onClick={extendAuthorization} data-testid="klarna-extend-authorization">
+                <Button
+                  size="small"
+                  variant="secondary"
+                  className="whitespace-nowrap"
+                  isLoading={busy === "extend"}
+                  onClick={extendAuthorization}
+                  data-testid="klarna-extend-authorization"
+                >
                   Extend authorisation
                 </Button>
               )}
               {data.actions.retry_capture && (
-                <Button size="small" variant="secondary" className="whitespace-nowrap" isLoading={busy === "capture"} onClick={retryCapture} data-testid="klarna-retry-capture">
+                <Button
+                  size="small"
+                  variant="secondary"
+                  className="whitespace-nowrap"
+                  isLoading={busy === "capture"}
+                  onClick={retryCapture}
+                  data-testid="klarna-retry-capture"
+                >
                   Retry capture
                 </Button>
               )}
@@ -371,9 +403,13 @@ const PURPOSE: Record<PanelRefund["purpose"], string> = {
  * Whether Medusa's books hold a refund, in the admin's words: Klarna's money moved (or not) and
  * Medusa recorded it (or not), and why not.
  */
-function medusaRecord(r: PanelRefund, finding: PanelFinding | undefined): { state: "recorded" | "not_recorded" | "nothing" | "pending"; title: string; detail?: string } {
+function medusaRecord(
+  r: PanelRefund,
+  finding: PanelFinding | undefined,
+): { state: "recorded" | "not_recorded" | "nothing" | "pending"; title: string; detail?: string } {
   if (r.status === "failed") return { state: "nothing", title: "Nothing to record in Medusa", detail: "Klarna refused it, no money moved." };
-  if (r.status !== "succeeded") return { state: "not_recorded", title: "Not recorded in Medusa", detail: "Klarna has not confirmed this refund yet; check it with Klarna." };
+  if (r.status !== "succeeded")
+    return { state: "not_recorded", title: "Not recorded in Medusa", detail: "Klarna has not confirmed this refund yet; check it with Klarna." };
   switch (r.medusa_state) {
     case "recorded":
       return { state: "recorded", title: "Recorded in Medusa" };
@@ -387,8 +423,16 @@ function medusaRecord(r: PanelRefund, finding: PanelFinding | undefined): { stat
       };
     default:
       return finding
-        ? { state: "not_recorded", title: "Not recorded in Medusa", detail: "Klarna made this refund and Medusa has no refund for it. See “Klarna and Medusa” below." }
-        : { state: "pending", title: "Medusa's record not confirmed yet", detail: "the request that made it may still be running; refresh in a moment." };
+        ? {
+            state: "not_recorded",
+            title: "Not recorded in Medusa",
+            detail: "Klarna made this refund and Medusa has no refund for it. See “Klarna and Medusa” below.",
+          }
+        : {
+            state: "pending",
+            title: "Medusa's record not confirmed yet",
+            detail: "the request that made it may still be running; refresh in a moment.",
+          };
   }
 }
 
@@ -429,7 +473,12 @@ const RefundCard = ({
   onWaive: () => void;
   onCheck: () => void;
 }) => (
-  <div className="border-ui-border-base flex flex-col gap-y-3 rounded-lg border p-4" data-testid="klarna-refund" data-refund-id={r.id} data-status={r.status}>
+  <div
+    className="border-ui-border-base flex flex-col gap-y-3 rounded-lg border p-4"
+    data-testid="klarna-refund"
+    data-refund-id={r.id}
+    data-status={r.status}
+  >
     <div className="flex items-start justify-between gap-x-4">
       <div className="flex min-w-0 flex-col gap-y-1">
         <div className="flex items-start gap-x-2">
@@ -443,7 +492,9 @@ const RefundCard = ({
         </div>
         <Text size="xsmall" className="text-ui-fg-subtle">
           {formatDate(r.created_at)} ·{" "}
-          {r.purpose === "adoption" ? "read from Klarna's order, nothing sent to Klarna" : `${r.attempts} attempt${r.attempts === 1 ? "" : "s"} · source ${r.source}`}
+          {r.purpose === "adoption"
+            ? "read from Klarna's order, nothing sent to Klarna"
+            : `${r.attempts} attempt${r.attempts === 1 ? "" : "s"} · source ${r.source}`}
         </Text>
       </div>
       <div className="flex shrink-0 items-center gap-x-3">
@@ -481,7 +532,12 @@ const RefundCard = ({
         </Table.Header>
         <Table.Body>
           {r.lines.map((l, i) => (
-            <Table.Row key={i} data-testid="klarna-refund-line" data-return-fee={l.is_return_fee ? "true" : "false"} className={l.is_return_fee ? "bg-ui-tag-orange-bg" : undefined}>
+            <Table.Row
+              key={i}
+              data-testid="klarna-refund-line"
+              data-return-fee={l.is_return_fee ? "true" : "false"}
+              className={l.is_return_fee ? "bg-ui-tag-orange-bg" : undefined}
+            >
               <Table.Cell>
                 <span className="inline-flex items-center gap-x-2">
                   {l.name}
@@ -591,7 +647,14 @@ const Agreement = ({
             </span>
             {adopt && (
               <div className="flex justify-end">
-                <Button size="small" variant="secondary" isLoading={busy === `adopt:${adopt.klarna_refund_id}`} onClick={() => onRecord(adopt)} data-testid="klarna-record-refund" data-klarna-refund-id={adopt.klarna_refund_id}>
+                <Button
+                  size="small"
+                  variant="secondary"
+                  isLoading={busy === `adopt:${adopt.klarna_refund_id}`}
+                  onClick={() => onRecord(adopt)}
+                  data-testid="klarna-record-refund"
+                  data-klarna-refund-id={adopt.klarna_refund_id}
+                >
                   Record refund
                 </Button>
               </div>

@@ -1,12 +1,4 @@
-import {
-  captureObject,
-  checkLineArithmetic,
-  checkShippingInfo,
-  extendDueDate,
-  KlarnaRefusal,
-  parseBody,
-  updateShippingInfo,
-} from "../rules";
+import { captureObject, checkLineArithmetic, checkShippingInfo, extendDueDate, KlarnaRefusal, parseBody, updateShippingInfo } from "../rules";
 import { findCapture, findOrder, noContent, ok, type Route } from "./route";
 
 /** Order Management captures and what hangs off a capture (order-management.yml, tag "Captures"). */

@@ -126,7 +126,9 @@ export const orderRoutes: Route[] = [
       const refuse = (why: string) => new KlarnaRefusal(403, "NOT_ALLOWED", [`${why} Order authorization cannot be updated`]);
       refuseClosedOrder(state, order, refuse);
       if (update.order_amount < order.captured_amount) {
-        throw refuse(`Resulting authorization amount ${update.order_amount} cannot be less than the captured amount ${order.captured_amount} for order.`);
+        throw refuse(
+          `Resulting authorization amount ${update.order_amount} cannot be less than the captured amount ${order.captured_amount} for order.`,
+        );
       }
       if (update.order_amount > order.order_amount && state.settings.authorization_increase === "refuse") {
         throw refuse("The increase was not approved by Klarna's risk assessment.");

@@ -44,7 +44,11 @@ function findAuthorization(state: EmulatorState, token: string): AuthorizationSt
  * token" once it is older than `authorization_token_ttl_minutes` (docs "Create an order" errors), 409
  * when the request's purchase_country or purchase_currency is not the session's.
  */
-function authorizedSession(state: EmulatorState, auth: AuthorizationState, request: { purchase_country: string; purchase_currency: string }): SessionState {
+function authorizedSession(
+  state: EmulatorState,
+  auth: AuthorizationState,
+  request: { purchase_country: string; purchase_currency: string },
+): SessionState {
   if (state.now() - auth.authorized_at > state.settings.authorization_token_ttl_minutes * 60_000) {
     throw new KlarnaRefusal(404, "NOT_FOUND", ["Invalid authorization token"]);
   }

@@ -57,13 +57,10 @@ export const refundRoutes: Route[] = [
 export function checkReturnFeeRules(order: Order, refund: RefundRequest, settings: EmulatorSettings): void {
   const lines = refund.order_lines ?? [];
   if (!lines.some((l) => l.type === "return_fee")) return;
-  const refuse = (message: string) =>
-    new KlarnaRefusal(settings.return_fee_refusal.status, settings.return_fee_refusal.error_code, [message]);
+  const refuse = (message: string) => new KlarnaRefusal(settings.return_fee_refusal.status, settings.return_fee_refusal.error_code, [message]);
   const single = order.captures.length === 1 && order.captures[0].captured_amount === order.original_order_amount;
   if (!single) {
-    throw refuse(
-      "Return fee is not allowed: the order must be captured in one single full capture. Refund not possible.",
-    );
+    throw refuse("Return fee is not allowed: the order must be captured in one single full capture. Refund not possible.");
   }
   if (!settings.return_fee_markets.includes(order.purchase_country.toUpperCase())) {
     throw refuse(`Return fee is not allowed in market ${order.purchase_country}. Refund not possible.`);

@@ -26,7 +26,13 @@ export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<voi
   const answer = (status: number) => {
     if (answered) return;
     answered = true;
-    res.status(status).json(status === 200 ? { received: true } : { type: "unexpected_state", message: "The notification could not be processed now. Send it again later." });
+    res
+      .status(status)
+      .json(
+        status === 200
+          ? { received: true }
+          : { type: "unexpected_state", message: "The notification could not be processed now. Send it again later." },
+      );
   };
   const timer = setTimeout(() => answer(200), ANSWER_WITHIN_MS);
   try {

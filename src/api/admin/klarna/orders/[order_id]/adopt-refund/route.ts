@@ -16,7 +16,8 @@ import { asAdminError, duplicate, notAllowed, notFound } from "../../../http-err
 export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<void> => {
   const orderId = req.params.order_id;
   const klarnaRefundId = (req.body as { klarna_refund_id?: unknown } | undefined)?.klarna_refund_id;
-  if (typeof klarnaRefundId !== "string" || !klarnaRefundId) throw notAllowed("klarna_refund_id is required: the id of the refund on the Klarna order.");
+  if (typeof klarnaRefundId !== "string" || !klarnaRefundId)
+    throw notAllowed("klarna_refund_id is required: the id of the refund on the Klarna order.");
   const manager = req.scope.resolve("manager") as any;
   const orderService = req.scope.resolve("orderService") as any;
   const processor = req.scope.resolve(PROCESSOR_KEY) as KlarnaPaymentProcessor;
@@ -33,7 +34,9 @@ export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<voi
   }
 
   const { scope, result } = runWithRequestContext({ kind: "adoption", order_id: orderId, klarna_refund_id: klarnaRefundId }, () =>
-    manager.transaction((m: any) => orderService.withTransaction(m).createRefund(orderId, refund.refunded_amount, "other", ADOPTION_NOTE(klarnaRefundId))),
+    manager.transaction((m: any) =>
+      orderService.withTransaction(m).createRefund(orderId, refund.refunded_amount, "other", ADOPTION_NOTE(klarnaRefundId)),
+    ),
   );
   let committed = false;
   try {
