@@ -192,11 +192,7 @@ export class RefundExecutor {
           break;
         }
         if (d.do === "mark_made") {
-          row = await ledger.update(
-            row.id,
-            { status: "succeeded", klarna_refund_id: d.refundId, error: null },
-            `Klarna's order shows refund ${d.refundId} with this entry's reference: Klarna made it.`,
-          );
+          row = await this.markMade(row, d.refundId);
           observation = { kind: "start" };
           continue;
         }
@@ -217,6 +213,15 @@ export class RefundExecutor {
     this.deps.log?.(`klarna: ${id.label}: adopted Klarna refund ${adoptable.klarna_refund_id} made for ${label}; nothing sent.`);
     scope?.entries.add(row.id);
     return { row, reused: true };
+  }
+
+  /** An earlier entry whose outcome was unknown: Klarna's order shows the refund it made. */
+  private markMade(row: LedgerRow, refundId: string): Promise<LedgerRow> {
+    return this.deps.ledger.update(
+      row.id,
+      { status: "succeeded", klarna_refund_id: refundId, error: null },
+      `Klarna's order shows refund ${refundId} with this entry's reference: Klarna made it.`,
+    );
   }
 
   private earlierRefusal(
@@ -468,11 +473,7 @@ export class RefundExecutor {
             );
             return;
           case "mark_made":
-            row = await ledger.update(
-              row.id,
-              { status: "succeeded", klarna_refund_id: d.refundId, error: null },
-              `Klarna's order shows refund ${d.refundId} with this entry's reference: Klarna made it.`,
-            );
+            row = await this.markMade(row, d.refundId);
             observation = { kind: "start" };
             continue;
           case "adopt":

@@ -25,6 +25,21 @@ export const ROW_JSON = `to_jsonb(r) || jsonb_build_object(
   'key_age_s', EXTRACT(EPOCH FROM now() - r.key_first_sent_at),
   'last_sent_age_s', EXTRACT(EPOCH FROM now() - r.last_sent_at))`;
 
+/** The first nine columns of a new entry ($1–$9): its id, the intent, and a fresh idempotency key. */
+function newEntry(intent: LedgerIntent): unknown[] {
+  return [
+    uuidv4(),
+    intent.klarna_order_id,
+    intent.intent,
+    intent.kind,
+    intent.resource_id,
+    intent.order_id,
+    intent.source,
+    intent.currency_code,
+    uuidv4(),
+  ];
+}
+
 /** A row as the exactly-once decision sees it. */
 export function rowView(row: LedgerRow | null | undefined): RowView | null {
   if (!row) return null;
@@ -97,22 +112,7 @@ export class RefundLedger {
          attempts = r.attempts + 1, last_sent_at = now(), error = NULL, updated_at = now(),
          notes = CASE WHEN jsonb_array_length(EXCLUDED.notes) > 0 THEN COALESCE(r.notes, '[]'::jsonb) || EXCLUDED.notes ELSE r.notes END
        RETURNING ${ROW_JSON} AS row`,
-      [
-        uuidv4(),
-        intent.klarna_order_id,
-        intent.intent,
-        intent.kind,
-        intent.resource_id,
-        intent.order_id,
-        intent.source,
-        intent.currency_code,
-        uuidv4(),
-        amount,
-        reference,
-        JSON.stringify(request),
-        key === "new",
-        JSON.stringify(notes),
-      ],
+      [...newEntry(intent), amount, reference, JSON.stringify(request), key === "new", JSON.stringify(notes)],
     );
     return row;
   }
@@ -127,21 +127,7 @@ export class RefundLedger {
          status = 'succeeded', klarna_refund_id = EXCLUDED.klarna_refund_id, amount = EXCLUDED.amount, error = NULL,
          notes = COALESCE(r.notes, '[]'::jsonb) || EXCLUDED.notes, updated_at = now()
        RETURNING ${ROW_JSON} AS row`,
-      [
-        uuidv4(),
-        intent.klarna_order_id,
-        intent.intent,
-        intent.kind,
-        intent.resource_id,
-        intent.order_id,
-        intent.source,
-        intent.currency_code,
-        uuidv4(),
-        amount,
-        reference,
-        klarnaRefundId,
-        JSON.stringify(notes),
-      ],
+      [...newEntry(intent), amount, reference, klarnaRefundId, JSON.stringify(notes)],
     );
     return row;
   }

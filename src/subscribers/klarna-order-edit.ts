@@ -1,6 +1,5 @@
 import type { SubscriberArgs, SubscriberConfig } from "@medusajs/medusa";
-import { PROCESSOR_KEY } from "../medusa/identifiers";
-import type KlarnaPaymentProcessor from "../services/klarna";
+import { klarnaProcessor } from "../medusa/klarna-processor";
 
 /**
  * After an order edit is confirmed (`order-edit.confirmed`, staged in the confirm's own transaction,
@@ -10,12 +9,8 @@ import type KlarnaPaymentProcessor from "../services/klarna";
  */
 export default async function klarnaOrderEdit({ data, container }: SubscriberArgs<{ id: string }>): Promise<void> {
   if (!data?.id) return;
-  let processor: KlarnaPaymentProcessor;
-  try {
-    processor = container.resolve(PROCESSOR_KEY);
-  } catch {
-    return;
-  }
+  const processor = klarnaProcessor(container);
+  if (!processor) return;
   try {
     await processor.plugin().orderChanges.afterConfirmedEvent(data.id);
   } catch (err) {

@@ -1,6 +1,5 @@
 import type { SubscriberArgs, SubscriberConfig } from "@medusajs/medusa";
-import { PROCESSOR_KEY } from "../medusa/identifiers";
-import type KlarnaPaymentProcessor from "../services/klarna";
+import { klarnaProcessor } from "../medusa/klarna-processor";
 
 /**
  * After a received return is committed (`order.items_returned`), mirrors what the plugin did at Klarna
@@ -11,12 +10,8 @@ import type KlarnaPaymentProcessor from "../services/klarna";
 export default async function klarnaReturnMetadata({ data, container }: SubscriberArgs<{ id: string; return_id?: string }>): Promise<void> {
   const returnId = data?.return_id;
   if (!returnId) return;
-  let processor: KlarnaPaymentProcessor;
-  try {
-    processor = container.resolve(PROCESSOR_KEY);
-  } catch {
-    return;
-  }
+  const processor = klarnaProcessor(container);
+  if (!processor) return;
   const klarna = await processor.returnMetadata(returnId);
   if (!klarna) return;
   const manager = container.resolve("manager") as any;

@@ -1,6 +1,5 @@
 import type { SubscriberArgs, SubscriberConfig } from "@medusajs/medusa";
-import { PROCESSOR_KEY } from "../medusa/identifiers";
-import type KlarnaPaymentProcessor from "../services/klarna";
+import { klarnaProcessor } from "../medusa/klarna-processor";
 
 /**
  * After Medusa committed a shipment (`order.shipment_created`, OrderService.createShipment:
@@ -10,12 +9,8 @@ import type KlarnaPaymentProcessor from "../services/klarna";
  */
 export default async function klarnaShippingInfo({ data, container }: SubscriberArgs<{ id: string; fulfillment_id?: string }>): Promise<void> {
   if (!data?.id || !data.fulfillment_id) return;
-  let processor: KlarnaPaymentProcessor;
-  try {
-    processor = container.resolve(PROCESSOR_KEY);
-  } catch {
-    return;
-  }
+  const processor = klarnaProcessor(container);
+  if (!processor) return;
   try {
     await processor.plugin().shipping.afterShipment(data.id, data.fulfillment_id);
   } catch (err) {

@@ -243,28 +243,14 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
             </Text>
             <div className="flex shrink-0 items-center gap-x-2">
               {data.actions.extend_authorization && (
-                <Button
-                  size="small"
-                  variant="secondary"
-                  className="whitespace-nowrap"
-                  isLoading={busy === "extend"}
-                  onClick={extendAuthorization}
-                  data-testid="klarna-extend-authorization"
-                >
+                <Action busy={busy === "extend"} onClick={extendAuthorization} testId="klarna-extend-authorization">
                   Extend authorisation
-                </Button>
+                </Action>
               )}
               {data.actions.retry_capture && (
-                <Button
-                  size="small"
-                  variant="secondary"
-                  className="whitespace-nowrap"
-                  isLoading={busy === "capture"}
-                  onClick={retryCapture}
-                  data-testid="klarna-retry-capture"
-                >
+                <Action busy={busy === "capture"} onClick={retryCapture} testId="klarna-retry-capture">
                   Retry capture
-                </Button>
+                </Action>
               )}
             </div>
           </div>
@@ -330,6 +316,25 @@ const KlarnaOrderPanel = ({ order, notify }: Props) => {
     </Container>
   );
 };
+
+/** A panel action's button: small, secondary, busy while its request runs. */
+const Action = ({
+  busy,
+  onClick,
+  testId,
+  data,
+  children,
+}: {
+  busy: boolean;
+  onClick: () => void;
+  testId: string;
+  data?: Record<string, string>;
+  children: ReactNode;
+}) => (
+  <Button size="small" variant="secondary" className="whitespace-nowrap" isLoading={busy} onClick={onClick} data-testid={testId} {...data}>
+    {children}
+  </Button>
+);
 
 const Section = ({ title, children }: { title: string; children: ReactNode }) => (
   <div className="border-ui-border-base flex flex-col gap-y-3 border-t pt-5">
@@ -582,14 +587,14 @@ const RefundCard = ({
     {(waivable !== undefined || checkable) && (
       <div className="flex items-center justify-end gap-x-2">
         {checkable && (
-          <Button size="small" variant="secondary" isLoading={busy === `check:${r.id}`} onClick={onCheck} data-testid="klarna-check-refund">
+          <Action busy={busy === `check:${r.id}`} onClick={onCheck} testId="klarna-check-refund">
             Check with Klarna
-          </Button>
+          </Action>
         )}
         {waivable !== undefined && (
-          <Button size="small" variant="secondary" isLoading={busy === `waive:${r.resource_id}`} onClick={onWaive} data-testid="klarna-waive-fee">
+          <Action busy={busy === `waive:${r.resource_id}`} onClick={onWaive} testId="klarna-waive-fee">
             Give {money(waivable)} fee back
-          </Button>
+          </Action>
         )}
       </div>
     )}
@@ -647,16 +652,14 @@ const Agreement = ({
             </span>
             {adopt && (
               <div className="flex justify-end">
-                <Button
-                  size="small"
-                  variant="secondary"
-                  isLoading={busy === `adopt:${adopt.klarna_refund_id}`}
+                <Action
+                  busy={busy === `adopt:${adopt.klarna_refund_id}`}
                   onClick={() => onRecord(adopt)}
-                  data-testid="klarna-record-refund"
-                  data-klarna-refund-id={adopt.klarna_refund_id}
+                  testId="klarna-record-refund"
+                  data={{ "data-klarna-refund-id": adopt.klarna_refund_id }}
                 >
                   Record refund
-                </Button>
+                </Action>
               </div>
             )}
           </div>
