@@ -364,10 +364,19 @@ async function main() {
         record(`cancel ${r.returnId}`, cancel);
       }
       if (cancel.status !== 200) throw new Error(`return ${r.returnId} could not be cancelled: ${JSON.stringify(cancel.data).slice(0, 300)}`);
-      const again = await requestReturn({ url: anyLive().url, token: seed.token }, r.orderId, r.items, {
-        option_id: seed.returnShippingOption.id,
-        price: 300,
-      });
+      // Medusa answers 409 when concurrent requests conflict on its side (serialisation); the admin retries.
+      let again;
+      for (let attempt = 1; !again; attempt++) {
+        try {
+          again = await requestReturn({ url: anyLive().url, token: seed.token }, r.orderId, r.items, {
+            option_id: seed.returnShippingOption.id,
+            price: 300,
+          });
+        } catch (err) {
+          if (/** @type {{ status?: number }} */ (err).status !== 409 || attempt >= 5) throw err;
+          await sleep(300 * attempt);
+        }
+      }
       reReturns++;
       await retryUntilReceived({ ...r, returnId: again.id }, 300, 60_000);
     });

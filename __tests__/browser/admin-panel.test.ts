@@ -347,6 +347,8 @@ it("retries a capture Klarna failed, from the panel", async () => {
 
   await page.goto(`${s.url}/app/a/orders/${o.id}`, { waitUntil: "networkidle2" });
   await expectOnScreen('[data-testid="klarna-retry-capture"]');
+  // Medusa's own payment section still offers its capture button (a "requires action" order would not).
+  expect(await page.$$eval("button", (buttons) => buttons.some((b) => b.textContent?.trim() === "Capture payment"))).toBe(true);
   const panelText = await text('[data-testid="klarna-panel"]');
   expect(panelText).toContain("AUTHORIZED");
   expect(panelText).toContain("Medusa has not captured this payment; Klarna holds €101.15 authorised until");
