@@ -189,6 +189,21 @@ describe("an outcome Klarna never confirmed is settled against Klarna's order be
     expect(b.klarna.refunds.map((r) => r.refunded_amount)).toEqual([2618, 1000]);
   });
 
+  it("recording a refund Klarna made, clicked twice at once: Medusa records it once", async () => {
+    const { order, klarnaOrderId } = await refundLostThenReturnCancelledByCode();
+    const klarnaRefund = (await books(s, klarnaOrderId)).klarna.refunds[0];
+    const postsBefore = (await klarnaPosts(s, "/refunds")).length;
+    const adopt = () => s.admin().post(`/admin/klarna/orders/${order.id}/adopt-refund`, { klarna_refund_id: klarnaRefund.refund_id });
+    const answers = await Promise.all([adopt(), adopt()]);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 422]);
+    expect(answers.find((a) => a.status === 422)!.body.message).toMatch(
+      new RegExp(`^Medusa already records Klarna refund ${klarnaRefund.refund_id}`),
+    );
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.medusa.refunds.map((r) => r.amount)).toEqual([2618]);
+    expect(await klarnaPosts(s, "/refunds")).toHaveLength(postsBefore);
+  });
+
   for (const [name, later] of [
     [
       "409 for a duplicate still in flight",

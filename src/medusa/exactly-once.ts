@@ -514,7 +514,7 @@ export class RefundExecutor {
     if (recorded) {
       throw new KlarnaPluginRefusal(
         "ALREADY_REFUNDED",
-        `Medusa already records Klarna refund ${klarnaRefundId} (${earlierLabel(recorded)}). Nothing was recorded again.`,
+        `Medusa already records Klarna refund ${klarnaRefundId}${recorded.kind === "adoption" ? "" : ` (for ${earlierLabel(recorded)})`}. Nothing was recorded again.`,
         { ledger_id: recorded.id },
       );
     }

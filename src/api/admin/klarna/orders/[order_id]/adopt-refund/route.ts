@@ -43,6 +43,9 @@ export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<voi
     await result;
     committed = true;
   } catch (err) {
+    // A concurrent recording of the same Klarna refund won: the plugin refused this one.
+    const refusal = scope.failures.find((f) => f.code === "ALREADY_REFUNDED");
+    if (refusal) throw duplicate(`Medusa already records Klarna refund ${klarnaRefundId} (recorded by another request). Nothing was recorded again.`);
     throw asAdminError(err);
   } finally {
     await finishScope(scope, { committed });
