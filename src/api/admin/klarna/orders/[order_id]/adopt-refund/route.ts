@@ -2,9 +2,9 @@ import type { MedusaRequest, MedusaResponse } from "@medusajs/medusa";
 import { formatMoney } from "../../../../../../klarna/money";
 import { PROCESSOR_KEY } from "../../../../../../medusa/identifiers";
 import { ADOPTION_NOTE } from "../../../../../../medusa/refund-intents";
-import { finishScope, runWithRequestContext } from "../../../../../../medusa/request-context";
 import type KlarnaPaymentProcessor from "../../../../../../services/klarna";
-import { asAdminError, duplicate, notAllowed, notFound } from "../../../http-error";
+import { createRefundInOwnTransaction } from "../../../create-refund";
+import { duplicate, notAllowed, notFound } from "../../../http-error";
 
 /**
  * POST /admin/klarna/orders/:order_id/adopt-refund  { "klarna_refund_id": "…" }
@@ -18,7 +18,6 @@ export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<voi
   const klarnaRefundId = (req.body as { klarna_refund_id?: unknown } | undefined)?.klarna_refund_id;
   if (typeof klarnaRefundId !== "string" || !klarnaRefundId)
     throw notAllowed("klarna_refund_id is required: the id of the refund on the Klarna order.");
-  const manager = req.scope.resolve("manager") as any;
   const orderService = req.scope.resolve("orderService") as any;
   const processor = req.scope.resolve(PROCESSOR_KEY) as KlarnaPaymentProcessor;
   const plugin = processor.plugin();
@@ -33,23 +32,12 @@ export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<voi
     throw duplicate(`Medusa already records Klarna refund ${klarnaRefundId}.`);
   }
 
-  const { scope, result } = runWithRequestContext({ kind: "adoption", order_id: orderId, klarna_refund_id: klarnaRefundId }, () =>
-    manager.transaction((m: any) =>
-      orderService.withTransaction(m).createRefund(orderId, refund.refunded_amount, "other", ADOPTION_NOTE(klarnaRefundId)),
-    ),
+  await createRefundInOwnTransaction(
+    req.scope,
+    { kind: "adoption", order_id: orderId, klarna_refund_id: klarnaRefundId },
+    { orderId, amount: refund.refunded_amount, note: ADOPTION_NOTE(klarnaRefundId) },
+    `Medusa already records Klarna refund ${klarnaRefundId} (recorded by another request). Nothing was recorded again.`,
   );
-  let committed = false;
-  try {
-    await result;
-    committed = true;
-  } catch (err) {
-    // A concurrent recording of the same Klarna refund won: the plugin refused this one.
-    const refusal = scope.failures.find((f) => f.code === "ALREADY_REFUNDED");
-    if (refusal) throw duplicate(`Medusa already records Klarna refund ${klarnaRefundId} (recorded by another request). Nothing was recorded again.`);
-    throw asAdminError(err);
-  } finally {
-    await finishScope(scope, { committed });
-  }
   const updated = await orderService.retrieveWithTotals(orderId, { relations: ["refunds"] });
   res.status(200).json({
     order: updated,

@@ -1,9 +1,9 @@
 import type { MedusaRequest, MedusaResponse } from "@medusajs/medusa";
 import { PROCESSOR_KEY, PROVIDER_ID } from "../../../../../../medusa/identifiers";
 import { FEE_WAIVER_NOTE } from "../../../../../../medusa/refund-intents";
-import { finishScope, runWithRequestContext } from "../../../../../../medusa/request-context";
 import type KlarnaPaymentProcessor from "../../../../../../services/klarna";
-import { asAdminError, duplicate, notAllowed } from "../../../http-error";
+import { createRefundInOwnTransaction } from "../../../create-refund";
+import { duplicate, notAllowed } from "../../../http-error";
 
 /**
  * POST /admin/klarna/returns/:id/waive-return-fee
@@ -35,21 +35,13 @@ export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<voi
   }
 
   const fee = waiver.fee.amount;
-  const { scope, result } = runWithRequestContext({ kind: "fee_waiver", return_id: returnId }, () =>
-    manager.transaction((m: any) => orderService.withTransaction(m).createRefund(order.id, fee, "other", FEE_WAIVER_NOTE(returnId))),
+  // A concurrent give-back of the same fee that won makes the plugin refuse this one before sending anything.
+  await createRefundInOwnTransaction(
+    req.scope,
+    { kind: "fee_waiver", return_id: returnId },
+    { orderId: order.id, amount: waiver.fee.amount, note: FEE_WAIVER_NOTE(returnId) },
+    `The return fee of return ${returnId} was already given back by another request.`,
   );
-  let committed = false;
-  try {
-    await result;
-    committed = true;
-  } catch (err) {
-    // A concurrent give-back of the same fee won: the plugin refused this one before sending anything.
-    const refusal = scope.failures.find((f) => f.code === "ALREADY_REFUNDED");
-    if (refusal) throw duplicate(`The return fee of return ${returnId} was already given back by another request.`);
-    throw asAdminError(err);
-  } finally {
-    await finishScope(scope, { committed });
-  }
 
   // return.metadata.klarna shows the give-back (the receive's subscriber wrote it before it existed).
   const klarna = await processor.returnMetadata(returnId);
