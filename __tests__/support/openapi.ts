@@ -47,6 +47,11 @@ function instance(): Ajv {
   return ajv;
 }
 
+/** A schema of Klarna's Order Management spec by name, as published (for values the tests list from it). */
+export function omSchema(name: string): any {
+  return (instance().getSchema("om")!.schema as any).components.schemas[name];
+}
+
 const cache = new Map<string, ValidateFunction>();
 export function schemaValidator(ref: string): ValidateFunction {
   let v = cache.get(ref);
