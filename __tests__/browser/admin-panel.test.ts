@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import puppeteer, { Browser, ElementHandle, Page } from "puppeteer-core";
 import { PASSWORD } from "../support/emulator";
-import { capturedOrder, checkoutWithKlarna, ok, receive, requestReturn, startStore, STORE_DIR, TestStore } from "../support/store";
+import { capturedOrder, checkoutWithKlarna, loseRefundAnswers, ok, receive, requestReturn, startStore, STORE_DIR, TestStore } from "../support/store";
 
 /**
  * The Klarna panel in Medusa's own admin dashboard, in a real (headless) Chromium: the dashboard is
@@ -231,8 +231,7 @@ it("checks a refund whose answer was lost with Klarna, and the panel settles it"
   const ret = await requestReturn(s, o, [{ item_id: tee.id, quantity: 1 }]);
   // Klarna makes the refund but its answers never arrive: the refund's outcome is unknown.
   // (Klarna's order cannot be read either, or the plugin would settle it at once.)
-  await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", drop: "after", times: 10 });
-  await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
+  await loseRefundAnswers(s, 10);
   expect((await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }])).status).toBe(400);
   await s.k.control("DELETE", "/faults");
 
@@ -305,8 +304,7 @@ it("a return cancelled after Klarna refunded it: Klarna's refund is shown not re
   const { order: o, klarnaOrderId: kid } = await capturedOrder(s);
   const tee = o.items.find((i: any) => i.variant_id === s.seed.variants[0].id);
   const ret = await requestReturn(s, o, [{ item_id: tee.id, quantity: 1 }]);
-  await s.k.control("POST", "/faults", { method: "POST", path: "/ordermanagement/v1/orders/*/refunds", drop: "after", times: 10 });
-  await s.k.control("POST", "/faults", { method: "GET", path: "/ordermanagement/v1/orders/*", status: 503, times: 3 });
+  await loseRefundAnswers(s, 10);
   expect((await receive(s, ret.id, [{ item_id: tee.id, quantity: 1 }])).status).toBe(400);
   await s.k.control("DELETE", "/faults");
   // Cancelled by code (the admin route would refuse it: Klarna may have refunded).
