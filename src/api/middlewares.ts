@@ -13,6 +13,8 @@ import type KlarnaPaymentProcessor from "../services/klarna";
  * (body-parser marks the request, and the core route does not parse it again).
  */
 const parseJson = json({ limit: "1mb" });
+/** How long an answer waits for its refunds' outcome to be written (a lease release retries longer). */
+const FINISH_BEFORE_ANSWER_MS = 3000;
 
 type ContextOf = (req: Request, m: RegExpMatchArray) => RequestContext | undefined;
 
@@ -85,23 +87,34 @@ function refundContextMiddleware(route: (typeof ROUTES)[number]) {
         if (context.kind === "return" && current) processorOf(req)?.plugin().intents.prefetchReturn(current, context.return_id, context.items);
         next();
       });
-      // The scope ends (its lease is released) when Medusa's handler answers: by then its transaction
-      // has committed or rolled back, and the status says which. Hooking res.end rather than the
-      // socket's "close" matters when the admin's browser gives up early: the handler is still running.
-      let done = false;
+      // The scope ends (the refunds' outcome is written and the lease released) when Medusa's handler
+      // answers: by then its transaction has committed or rolled back, and the status says which.
+      // Medusa's handlers and its error handler answer with res.json: the end is written before the
+      // answer goes out (for at most FINISH_BEFORE_ANSWER_MS), so whoever reads the ledger after the
+      // answer sees it. Hooking the answer rather than the socket's "close" matters when the admin's
+      // browser gives up early: the handler is still running.
+      let finishing: Promise<void> | undefined;
       const finish = () => {
-        if (done) return;
-        done = true;
-        clearTimeout(safety);
-        void finishScope(scope, { committed: res.statusCode < 400 });
+        if (!finishing) {
+          clearTimeout(safety);
+          finishing = finishScope(scope, { committed: res.statusCode < 400 });
+        }
+        return finishing;
       };
+      const answer = res.json.bind(res);
+      res.json = ((body?: unknown) => {
+        if (finishing || res.headersSent) return answer(body);
+        const cap = new Promise<void>((r) => setTimeout(r, FINISH_BEFORE_ANSWER_MS).unref());
+        void Promise.race([finish(), cap]).finally(() => answer(body));
+        return res;
+      }) as typeof res.json;
       const end = res.end.bind(res) as (...a: unknown[]) => Response;
       res.end = ((...a: unknown[]) => {
         const out = end(...a);
-        finish();
+        void finish();
         return out;
       }) as typeof res.end;
-      res.once("finish", finish);
+      res.once("finish", () => void finish());
       // A handler that never answers must not hold a lease forever (it lapses anyway once unrenewed).
       const safety = setTimeout(finish, 10 * 60_000);
       safety.unref();
