@@ -302,6 +302,71 @@ describe("a crashed attempt", () => {
   });
 });
 
+/**
+ * The request's end cannot be written: the statement that records what Klarna made and releases the
+ * order's lease fails (as when the process dies right after Medusa committed). The ledger entry keeps
+ * its sent key and stays pending; the lease lapses on its own.
+ */
+async function endNotWritten(klarnaOrderId: string, act: () => Promise<{ status: number }>) {
+  await s.db.query(`CREATE TABLE IF NOT EXISTS test_fail_release (klarna_order_id text PRIMARY KEY)`);
+  await s.db.query(`
+    CREATE OR REPLACE FUNCTION test_fail_release() RETURNS trigger AS $$
+    BEGIN
+      IF NEW.status = 'succeeded' AND OLD.status <> 'succeeded'
+         AND EXISTS (SELECT 1 FROM test_fail_release WHERE klarna_order_id = NEW.klarna_order_id) THEN
+        RAISE EXCEPTION 'forced failure of the release';
+      END IF;
+      RETURN NEW;
+    END $$ LANGUAGE plpgsql`);
+  await s.db.query(`DROP TRIGGER IF EXISTS test_fail_release ON klarna_refund`);
+  await s.db.query(`CREATE TRIGGER test_fail_release BEFORE UPDATE ON klarna_refund FOR EACH ROW EXECUTE FUNCTION test_fail_release()`);
+  await s.db.query(`INSERT INTO test_fail_release VALUES ($1)`, [klarnaOrderId]);
+  try {
+    expect((await act()).status).toBe(200);
+    const answeredAt = Date.now();
+    // The release is retried for about 8 s, then given up; the lease lapses within 10 s.
+    await waitFor(
+      async () => {
+        const [state] = await s.db.query(
+          `SELECT claimed_until IS NULL OR claimed_until < now() AS lapsed FROM klarna_order_state WHERE klarna_order_id = $1`,
+          [klarnaOrderId],
+        );
+        return state.lapsed && Date.now() - answeredAt > 9000 ? true : undefined;
+      },
+      { timeout: 20_000, interval: 250 },
+    );
+  } finally {
+    await s.db.query(`DELETE FROM test_fail_release`);
+  }
+  const pending = (await ledgerRows(s, "klarna_order_id = $1 AND status = 'pending'", [klarnaOrderId])) as any[];
+  expect(pending).toHaveLength(1);
+  expect(pending[0].key_first_sent_at).not.toBeNull();
+}
+
+describe("a request whose end could not be written", () => {
+  it("a second manual refund of the same amount is a refund of its own: Klarna refunds twice, as Medusa records", async () => {
+    const { order, klarnaOrderId } = await orderWithReturn(s);
+    const refund = () => s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 500, reason: "other", note: "goodwill" });
+    await endNotWritten(klarnaOrderId, refund);
+    expect((await refund()).status).toBe(200);
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.medusa.refunds.map((r) => r.amount)).toEqual([500, 500]);
+    expect(b.klarna.refunds.map((r) => r.reference)).toEqual([`${order.id}/refund-1`, `${order.id}/refund-2`]);
+  }, 60_000);
+
+  it("giving a return fee back again is refused as already given back: Klarna and Medusa hold it once", async () => {
+    const { klarnaOrderId, ret, items } = await orderWithReturn(s);
+    expect((await receive(s, ret.id, items)).status).toBe(200);
+    const waive = () => s.admin().post(`/admin/klarna/returns/${ret.id}/waive-return-fee`);
+    await endNotWritten(klarnaOrderId, waive);
+    const again = await waive();
+    expect({ status: again.status, message: again.body.message }).toEqual({ status: 422, message: expect.stringMatching(/already given back/) });
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.medusa.refunds.map((r) => r.amount)).toEqual([2618, 357]);
+    expect(b.klarna.refunds.filter((r) => r.reference === `${ret.id}/return-fee-refund`)).toHaveLength(1);
+  }, 60_000);
+});
+
 describe("manual refunds keep their identity", () => {
   it("a manual refund rolled back after Klarna refunded blocks other refunds until it is retried, and the retry refunds nothing twice", async () => {
     const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);

@@ -2,11 +2,13 @@ import fc from "fast-check";
 import {
   decide,
   decideEarlier,
+  decideRetry,
   Decision,
   EarlierContext,
   IN_FLIGHT_GRACE_S,
   KEY_SAFE_AGE_S,
   Observation,
+  OrderLook,
   RowView,
 } from "../../src/medusa/refund-decision";
 
@@ -208,6 +210,43 @@ describe("decideEarlier: an earlier attempt on the same Klarna order", () => {
   });
 });
 
+describe("decideRetry: the intent's own earlier attempt, before it is retried", () => {
+  const notRecorded: EarlierContext = { recordedInMedusa: false, retryable: true };
+  const recorded: EarlierContext = { recordedInMedusa: true, retryable: true };
+  const onOrder = { kind: "order" as const, refund: { id: "r1", amount: 2618 } };
+  it.each<[string, RowView, EarlierContext | null, Parameters<typeof decideRetry>[2], ReturnType<typeof decideRetry>]>([
+    ["refused by Klarna: retried", row({ status: "failed" }), null, start, { do: "retry" }],
+    ["never sent: retried", row({ keySent: false }), null, start, { do: "retry" }],
+    ["made and recorded: retried (decide refuses the duplicate)", row({ status: "succeeded", medusa: "recorded" }), null, start, { do: "retry" }],
+    ["made and taken over: retried (decide refuses the duplicate)", row({ status: "succeeded", medusa: "adopted" }), null, start, { do: "retry" }],
+    ["made, Medusa's outcome never written: read Medusa", row({ status: "succeeded" }), null, start, { do: "read_medusa" }],
+    [
+      "made, rolled back by its status: Medusa read all the same",
+      row({ status: "succeeded", medusa: "not_recorded" }),
+      null,
+      start,
+      { do: "read_medusa" },
+    ],
+    ["sent, end never written: read Medusa", row(), null, start, { do: "read_medusa" }],
+    ["unknown outcome: read Medusa", row({ status: "unknown" }), null, start, { do: "read_medusa" }],
+    ["made, Medusa has not recorded it: retried (the key replays it)", row({ status: "succeeded" }), notRecorded, start, { do: "retry" }],
+    ["sent, Medusa has not recorded it: retried with its key", row(), notRecorded, start, { do: "retry" }],
+    ["made, Medusa committed it after all", row({ status: "succeeded", medusa: "not_recorded" }), recorded, start, { do: "mark_recorded" }],
+    ["sent, Medusa committed it: look at Klarna's order", row(), recorded, start, { do: "look" }],
+    ["sent, Medusa committed it, Klarna's order shows it", row(), recorded, onOrder, { do: "mark_made", refundId: "r1" }],
+    [
+      "sent, Medusa committed it, Klarna unreadable",
+      row({ status: "unknown" }),
+      recorded,
+      { kind: "order_unavailable" },
+      { do: "refuse", reason: "order_unavailable" },
+    ],
+    ["sent, Medusa committed it, not on Klarna's order", row(), recorded, { kind: "order" }, { do: "refuse", reason: "recorded_not_on_order" }],
+  ])("%s", (_what, r, ctx, observation, expected) => {
+    expect(decideRetry(r, ctx, observation)).toEqual(expected);
+  });
+});
+
 // ---- the property: Klarna refunds an intent at most once, Medusa records only what Klarna made ----
 
 type Fault = "none" | "drop_before" | "drop_after" | "refused" | "late_409" | "late_404" | "late_401" | "lost_201_id" | "order_unreadable";
@@ -227,19 +266,51 @@ interface Model {
 
 const TTL_S = 24 * 3600;
 
+const viewOf = (m: Model): RowView | null =>
+  m.row && {
+    ...m.row,
+    keyAgeS: m.row.keyAt === null ? null : m.now - m.row.keyAt,
+    lastSentAgeS: m.row.lastSentAt === null ? null : m.now - m.row.lastSentAt,
+  };
+const orderOf = (m: Model, faults: Fault[]): OrderLook | { kind: "order_unavailable" } => {
+  if (faults.includes("order_unreadable")) return { kind: "order_unavailable" };
+  const r = m.refunds[m.refunds.length - 1];
+  return { kind: "order", refund: r && { id: r.id, amount: r.amount } };
+};
+
+/** Before an attempt, its own earlier row is settled against Medusa's rows and Klarna's order (decideRetry). False: refused. */
+function settleRetry(m: Model, faults: Fault[]): boolean {
+  let ctx: EarlierContext | null = null;
+  let observation: Parameters<typeof decideRetry>[2] = { kind: "start" };
+  for (let step = 0; m.row && step < 8; step++) {
+    const d = decideRetry(viewOf(m)!, ctx, observation);
+    switch (d.do) {
+      case "retry":
+        return true;
+      case "read_medusa":
+        ctx = { recordedInMedusa: m.medusaRecorded.length > 0, retryable: true };
+        continue;
+      case "mark_recorded":
+        m.row = { ...m.row, medusa: "recorded" };
+        return true;
+      case "look":
+        observation = orderOf(m, faults);
+        continue;
+      case "mark_made":
+        m.row = { ...m.row, status: "succeeded", klarnaRefundId: d.refundId };
+        observation = { kind: "start" };
+        continue;
+      case "refuse":
+        return false;
+    }
+  }
+  return true;
+}
+
 /** One attempt of the intent, driven only by decide(); returns what Medusa would record (or nothing). */
 function attempt(m: Model, amount: number, faults: Fault[]): { refundId: string } | undefined {
-  const view = (): RowView | null =>
-    m.row && {
-      ...m.row,
-      keyAgeS: m.row.keyAt === null ? null : m.now - m.row.keyAt,
-      lastSentAgeS: m.row.lastSentAt === null ? null : m.now - m.row.lastSentAt,
-    };
-  const readOrder = (): Observation => {
-    if (faults.includes("order_unreadable")) return { kind: "order_unavailable" };
-    const r = m.refunds[m.refunds.length - 1];
-    return { kind: "order", refund: r && { id: r.id, amount: r.amount } };
-  };
+  const view = () => viewOf(m);
+  const readOrder = (): Observation => orderOf(m, faults);
   let d = decide(view(), { amount }, { kind: "start" });
   let fault = 0;
   for (let step = 0; step < 10; step++) {
@@ -299,7 +370,7 @@ function attempt(m: Model, amount: number, faults: Fault[]): { refundId: string 
   return undefined;
 }
 
-it("over random faults, retries, rollbacks, changed amounts and days passing: one Klarna refund per intent, and Medusa records only what Klarna made", () => {
+it("over random faults, retries, rollbacks, lost ends, changed amounts and days passing: one Klarna refund per intent, and Medusa records only what Klarna made", () => {
   const fault = fc.constantFrom<Fault>(
     "none",
     "drop_before",
@@ -315,21 +386,30 @@ it("over random faults, retries, rollbacks, changed amounts and days passing: on
     faults: fc.array(fault, { maxLength: 3 }),
     amount: fc.constantFrom(2618, 2618, 2618, 2500),
     rollback: fc.boolean(),
+    // The request's end (what Klarna made, what Medusa did) is never written: the process dies after Medusa's answer.
+    endLost: fc.boolean(),
     waitS: fc.constantFrom(0, 5, 60, 3600, 25 * 3600),
   });
   fc.assert(
     fc.property(fc.array(step, { minLength: 1, maxLength: 12 }), (steps) => {
       const m: Model = { now: 0, refunds: [], keys: new Map(), row: null, medusaRecorded: [], seq: 0 };
-      for (const s of [...steps, { faults: [] as Fault[], amount: steps[0].amount, rollback: false, waitS: 60 }]) {
+      for (const s of [...steps, { faults: [] as Fault[], amount: steps[0].amount, rollback: false, endLost: false, waitS: 60 }]) {
         m.now += s.waitS;
-        const recorded = m.row?.medusa === "recorded";
-        const out = recorded ? undefined : attempt(m, s.amount, s.faults);
+        // Medusa asks again whatever the ledger says (a manual refund, a fee give-back clicked again).
+        const before = m.row;
+        const out = settleRetry(m, s.faults) ? attempt(m, s.amount, s.faults) : undefined;
         if (out && m.row) {
-          if (s.rollback) m.row = { ...m.row, medusa: "not_recorded" };
-          else {
-            m.row = { ...m.row, medusa: "recorded" };
-            m.medusaRecorded.push({ refundId: out.refundId, amount: m.row.amount });
-          }
+          if (!s.rollback) m.medusaRecorded.push({ refundId: out.refundId, amount: m.row.amount });
+          if (s.endLost) {
+            // Inside a request a refund Klarna made is written with the request's end: the row keeps its sent key.
+            const made = before?.status === "succeeded";
+            m.row = {
+              ...m.row,
+              status: made ? "succeeded" : "pending",
+              klarnaRefundId: made ? m.row.klarnaRefundId : null,
+              medusa: before?.medusa ?? null,
+            };
+          } else m.row = { ...m.row, medusa: s.rollback ? "not_recorded" : "recorded" };
         }
         // Invariants after every step.
         if (m.refunds.length > 1) return false;

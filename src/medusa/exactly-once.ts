@@ -7,7 +7,18 @@ import { LedgerIntent, LedgerRow, RefundLedger, rowView } from "./ledger";
 import type { KlarnaPluginOptions } from "./options";
 import { HeldLease, OrderLeases } from "./order-lease";
 import { KlarnaPluginRefusal, RefundOutcomeUnknown } from "./payment-error";
-import { decide, decideEarlier, Decision, DecisionPolicy, EarlierContext, EarlierDecision, inFlightGraceFor, Observation } from "./refund-decision";
+import {
+  decide,
+  decideEarlier,
+  decideRetry,
+  Decision,
+  DecisionPolicy,
+  EarlierContext,
+  EarlierDecision,
+  inFlightGraceFor,
+  Observation,
+  RetryDecision,
+} from "./refund-decision";
 import { currentRequestScope, RequestScope, ScopeOutcome } from "./request-context";
 import { Identity, PlanContext, RefundIntents, ResolvedIntent } from "./refund-intents";
 
@@ -80,10 +91,20 @@ export class RefundExecutor {
     const planContext = await this.planContext(klarnaOrderId, data);
     const lease = await this.acquire(klarnaOrderId, intent, scope);
     try {
-      const id = intent.identify(lease.rows, lease.manualMax);
-      let own = lease.rows.find((r) => r.intent === id.intent) ?? null;
+      let id = intent.identify(lease.rows, lease.manualMax);
       if (intent.adopts) return await this.adoptKlarnaRefund(lease, intent, id, scope);
-      own = await this.settleOwnMedusaState(own, scope);
+      let own = lease.rows.find((r) => r.intent === id.intent) ?? null;
+      // An earlier attempt of this intent that Medusa committed after all is done: a manual refund of
+      // the same amount then is the order's next one; anything else is refused as a duplicate.
+      for (let i = 0; i <= lease.rows.length; i++) {
+        const settled = await this.settleRetry(lease, id, own, scope);
+        if (settled === own) break;
+        own = settled;
+        const next = intent.identify(lease.rows, lease.manualMax);
+        if (next.intent === id.intent) break;
+        id = next;
+        own = lease.rows.find((r) => r.intent === id.intent) ?? null;
+      }
       // A refund Klarna already made for this intent moves no money: nothing earlier needs settling.
       if (own?.status !== "succeeded") {
         const adopted = await this.settleEarlier(lease, intent, id, own, scope);
@@ -128,20 +149,64 @@ export class RefundExecutor {
   }
 
   /**
-   * An entry Klarna made whose Medusa outcome was never recorded (a refund started by code, a request
-   * whose end could not be written): Medusa's rows tell. Outside a request, another attempt may still
-   * be committing: wait for it up to `concurrent_wait_ms`.
+   * The intent's own earlier attempt, before it is retried: Medusa's rows say whether Medusa committed
+   * it although the ledger does not (a refund started by code, a request whose end could not be
+   * written); Klarna's order says what it made (decideRetry). Outside a request, another attempt may
+   * still be committing: wait for it up to `concurrent_wait_ms`. Returns the row as settled (the same
+   * object when nothing changed), updated in `lease.rows` too.
    */
-  private async settleOwnMedusaState(own: LedgerRow | null, scope?: RequestScope): Promise<LedgerRow | null> {
-    if (!own || own.status !== "succeeded" || own.medusa_state !== null || scope?.entries.has(own.id)) return own;
+  private async settleRetry(lease: HeldLease, id: Identity, own: LedgerRow | null, scope?: RequestScope): Promise<LedgerRow | null> {
+    if (!own || scope?.entries.has(own.id)) return own;
     const until = Date.now() + (scope ? 0 : this.deps.options.concurrent_wait_ms);
-    for (;;) {
-      const ctx = await this.deps.intents.earlierContext(own);
-      if (ctx.recordedInMedusa)
-        return this.deps.ledger.update(own.id, { medusa_state: "recorded" }, "Medusa had recorded it (read from Medusa's rows).");
-      if (Date.now() >= until) return own;
-      await new Promise((r) => setTimeout(r, 100));
+    let row = own;
+    let ctx: EarlierContext | null = null;
+    let observation: Parameters<typeof decideRetry>[2] = { kind: "start" };
+    for (let step = 0; step < 8;) {
+      const d: RetryDecision = decideRetry(rowView(row)!, ctx, observation);
+      if (d.do === "retry") {
+        // Made by a request that may still be committing: ask Medusa again in a moment.
+        if (ctx && row.status === "succeeded" && row.medusa_state === null && Date.now() < until) {
+          await new Promise((r) => setTimeout(r, 100));
+          ctx = null;
+          continue;
+        }
+        break;
+      }
+      if (d.do !== "read_medusa") step++;
+      if (d.do === "read_medusa") {
+        ctx = await this.deps.intents.earlierContext(row);
+      } else if (d.do === "mark_recorded") {
+        row = await this.deps.ledger.update(row.id, { medusa_state: "recorded" }, "Medusa had recorded it (read from Medusa's rows).");
+        break;
+      } else if (d.do === "look") {
+        const o = await this.deps.client.getOrder(lease.klarnaOrderId).catch(() => null);
+        observation = o ? { kind: "order", refund: refundOnOrder(o, row.reference) } : { kind: "order_unavailable" };
+      } else if (d.do === "mark_made") {
+        row = await this.markMade(row, d.refundId);
+        observation = { kind: "start" };
+      } else {
+        throw this.retryRefusal(d.reason, row, id);
+      }
     }
+    if (row !== own) lease.rows = lease.rows.map((r) => (r.id === row.id ? row : r));
+    return row;
+  }
+
+  private retryRefusal(reason: Extract<RetryDecision, { do: "refuse" }>["reason"], row: LedgerRow, id: Identity): KlarnaPluginRefusal {
+    const refs = { idempotency_key: row.idempotency_key, ledger_id: row.id };
+    const money = formatMoney(row.amount, row.currency_code);
+    if (reason === "order_unavailable") {
+      return new KlarnaPluginRefusal(
+        "KLARNA_UNAVAILABLE",
+        `Medusa records an earlier refund of ${money} for ${id.label} whose outcome at Klarna the plugin never got, and Klarna's order could not be read to settle it. Nothing was sent. Retry when Klarna answers again.`,
+        refs,
+      );
+    }
+    return new KlarnaPluginRefusal(
+      "REFUND_NOT_AT_KLARNA",
+      `Medusa records an earlier refund of ${money} for ${id.label}, but Klarna's order shows no refund with its reference ${row.reference}. Nothing was sent. Compare the order's Klarna panel (agreement) with Klarna's portal before refunding again.`,
+      refs,
+    );
   }
 
   // ---- earlier attempts on the same Klarna order -------------------------------------------------

@@ -237,3 +237,48 @@ export function decideEarlier(
       return { do: "mark_not_made" };
   }
 }
+
+// ---- the intent's own earlier attempt, before it is retried -------------------------------------
+
+export type RetryDecision =
+  /** Nothing says Medusa committed it: the attempt is retried as its ledger row says (decide()). */
+  | { do: "retry" }
+  /** Read what Medusa shows of it (no Klarna call), then decide again. */
+  | { do: "read_medusa" }
+  /** Medusa committed it after all (the request's end was never written): mark it recorded. */
+  | { do: "mark_recorded" }
+  /** Medusa committed a refund whose Klarna outcome the ledger never got: read Klarna's order. */
+  | { do: "look" }
+  /** Klarna's order shows the refund: mark it made, then decide again. */
+  | { do: "mark_made"; refundId: string }
+  /** Nothing can be settled now: Klarna's order is unreadable, or shows no refund Medusa recorded. */
+  | { do: "refuse"; reason: "order_unavailable" | "recorded_not_on_order" };
+
+/**
+ * Before an intent's own earlier attempt (`row`) is retried: whether Medusa committed it although the
+ * ledger does not say so (the request's end was never written, or a request rolled back by its status
+ * committed after all). Retrying such an attempt would make Medusa record Klarna's one refund twice
+ * (the key replays it). `context` is what Medusa shows (null: not read yet); `observation` what
+ * Klarna's order shows.
+ */
+export function decideRetry(
+  row: RowView,
+  context: EarlierContext | null,
+  observation: { kind: "start" } | OrderLook | { kind: "order_unavailable" },
+): RetryDecision {
+  if (row.status === "failed" || (row.status === "pending" && !row.keySent)) return { do: "retry" };
+  // Recorded (or taken over): decide() refuses it as a duplicate.
+  if (row.medusa === "recorded" || row.medusa === "adopted") return { do: "retry" };
+  if (!context) return { do: "read_medusa" };
+  if (!context.recordedInMedusa) return { do: "retry" };
+  if (row.status === "succeeded") return { do: "mark_recorded" };
+  // Medusa records a refund only after Klarna made it: Klarna's order shows which.
+  switch (observation.kind) {
+    case "start":
+      return { do: "look" };
+    case "order_unavailable":
+      return { do: "refuse", reason: "order_unavailable" };
+    case "order":
+      return observation.refund ? { do: "mark_made", refundId: observation.refund.id } : { do: "refuse", reason: "recorded_not_on_order" };
+  }
+}
