@@ -1,6 +1,8 @@
 import { uncapturedLines } from "../../src/klarna/capture-plan";
 import { lineArithmeticProblem, sumTotals } from "../../src/klarna/order-lines";
 import { shippingInfoOf, shippingMethodFromName } from "../../src/klarna/shipping-info";
+import { shipmentFromRow } from "../../src/medusa/shipping";
+import type { ShipmentRow } from "../../src/medusa/store-queries";
 import type { OrderLine } from "../../src/klarna/types";
 
 const small: OrderLine = {
@@ -95,6 +97,27 @@ describe("shipping info for Klarna", () => {
     expect(long.tracking_number).toHaveLength(100);
     expect(long.tracking_uri).toBeUndefined();
     expect(shippingInfoOf({ company: "DHL", tracking: [] })).toEqual([]);
+  });
+
+  it("a store that names its carrier in metadata still gets the method its option's name says", () => {
+    const row = (metadata: Record<string, unknown> | null, name = "DHL Packstation"): ShipmentRow => ({
+      fulfillment_id: "ful_1",
+      order_id: "order_1",
+      provider_id: "manual",
+      shipped_at: null,
+      tracking: [{ number: "JJD1", url: null }],
+      option: { name, metadata },
+      skus: [],
+    });
+    const info = (r: ShipmentRow) => shippingInfoOf(shipmentFromRow(r))[0];
+    expect(info(row({ klarna_shipping_company: "DHL" }))).toEqual({
+      shipping_company: "DHL",
+      shipping_method: "DHLPackstation",
+      tracking_number: "JJD1",
+    });
+    expect(info(row(null))).toEqual({ shipping_company: "DHL Packstation", shipping_method: "DHLPackstation", tracking_number: "JJD1" });
+    expect(info(row({ klarna_shipping_company: "DHL", klarna_shipping_method: "PickUpPoint" })).shipping_method).toBe("PickUpPoint");
+    expect(info(row({ klarna_shipping_company: "DHL" }, "Standard")).shipping_method).toBeUndefined();
   });
 
   it("Klarna's shipping_method: the store's own when it is one of Klarna's values, else only what a name says plainly", () => {

@@ -10,8 +10,10 @@ import { SHIPPING_METHODS, type ShippingInfo, type ShippingMethod } from "./type
 export interface Shipment {
   /** The carrier as the store names it (a shipping option's name, a fulfillment provider). */
   company: string;
-  /** Klarna's shipping method when the store tells it; else guessed from the carrier's name. */
+  /** Klarna's shipping method when the store tells it; else guessed from `delivery` (or the carrier's name). */
   method?: string | null;
+  /** The delivery as the shopper chose it (a shipping option's name: "DHL Packstation"). */
+  delivery?: string | null;
   tracking: Array<{ number: string; url?: string | null }>;
 }
 
@@ -39,7 +41,7 @@ function asShippingMethod(value: string | null | undefined): ShippingMethod | un
 /** One `shipping_info` entry per tracking number; none without tracking numbers. */
 export function shippingInfoOf(shipment: Shipment): ShippingInfo[] {
   const company = shipment.company.trim().slice(0, 100);
-  const method = asShippingMethod(shipment.method) ?? shippingMethodFromName(shipment.company);
+  const method = asShippingMethod(shipment.method) ?? shippingMethodFromName(shipment.delivery || shipment.company);
   const out: ShippingInfo[] = [];
   // In tracking-number order: Medusa lists a shipment's tracking links in no fixed order, and the same
   // shipment must always make the same request (its idempotency key derives from it).

@@ -20,8 +20,8 @@ import type { ShipmentRow, StoreQueries } from "./store-queries";
 export function shipmentFromRow(row: ShipmentRow): Shipment {
   const meta = row.option?.metadata ?? {};
   const company = (typeof meta.klarna_shipping_company === "string" && meta.klarna_shipping_company) || row.option?.name || row.provider_id || "";
-  const method = typeof meta.klarna_shipping_method === "string" ? meta.klarna_shipping_method : row.option?.name;
-  return { company, method, tracking: row.tracking ?? [] };
+  const method = typeof meta.klarna_shipping_method === "string" ? meta.klarna_shipping_method : undefined;
+  return { company, method, delivery: row.option?.name, tracking: row.tracking ?? [] };
 }
 
 export type ShippingInfoOutcome =
