@@ -268,7 +268,10 @@ export class RefundExecutor {
         throw this.earlierRefusal(d, row, ctx, intent);
       }
     }
-    if (!adoptable || own?.status === "succeeded") return undefined;
+    // Adopt only for an intent whose own key made nothing yet: one that may have refunded is retried
+    // with its key instead (the earlier refund stays reported until it is recorded).
+    const ownMayHaveRefunded = own !== null && own.status !== "failed" && (own.status !== "pending" || own.key_first_sent_at !== null);
+    if (!adoptable || ownMayHaveRefunded) return undefined;
     const label = earlierLabel(adoptable);
     let row = await ledger.upsertSettled(ledgerIntent(intent, id), intent.amount, id.reference, String(adoptable.klarna_refund_id), [
       `adopted Klarna refund ${adoptable.klarna_refund_id}, made for ${label} (${formatMoney(adoptable.amount, adoptable.currency_code)}) and never recorded by Medusa; nothing was sent.`,
