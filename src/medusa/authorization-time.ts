@@ -1,6 +1,7 @@
 import { v4 as uuidv4 } from "uuid";
 import type { KlarnaClient } from "../klarna/client";
 import { KlarnaApiError } from "../klarna/errors";
+import { JobLease } from "./job-lease";
 import type { PaymentRecords } from "./payment-records";
 import type { PluginDatabase } from "./plugin-db";
 import type { KlarnaPaymentRow, StoreQueries } from "./store-queries";
@@ -74,14 +75,7 @@ export class AuthorizationTime {
    */
   async extendExpiringWithin(days: number, limit = 500): Promise<ExtensionRun> {
     const { db, queries, client, payments } = this.deps;
-    const token = uuidv4();
-    const [lease] = await db.query<{ name: string }>(
-      `INSERT INTO klarna_job_lease AS j (name, claimed_by, claimed_until) VALUES ($1, $2, now() + interval '10 minutes')
-       ON CONFLICT (name) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until
-         WHERE j.claimed_by IS NULL OR j.claimed_until < now()
-       RETURNING name`,
-      [JOB, token],
-    );
+    const lease = await JobLease.take(db, JOB);
     const run: ExtensionRun = { checked: 0, extended: [], refused: [], failed: [] };
     if (!lease) return { ...run, skipped: true };
     try {
@@ -118,10 +112,10 @@ export class AuthorizationTime {
           );
         }
       }
-      await db.query(`UPDATE klarna_job_lease SET last_run_at = now() WHERE name = $1 AND claimed_by = $2`, [JOB, token]);
+      await lease.completed();
       return run;
     } finally {
-      await db.query(`UPDATE klarna_job_lease SET claimed_by = NULL, claimed_until = NULL WHERE name = $1 AND claimed_by = $2`, [JOB, token]);
+      await lease.release();
     }
   }
 }

@@ -56,7 +56,15 @@ export class KlarnaPlugin {
     this.ledger = new RefundLedger(this.db);
     this.leases = new OrderLeases(this.db, log);
     this.intents = new RefundIntents(this.queries, this.ledger, options, taxInclusivePricing);
-    this.reconciler = new Reconciler({ db: this.db, client, queries: this.queries, ledger: this.ledger, intents: this.intents, log });
+    this.reconciler = new Reconciler({
+      db: this.db,
+      client,
+      queries: this.queries,
+      ledger: this.ledger,
+      intents: this.intents,
+      leases: this.leases,
+      log,
+    });
     this.refunds = new RefundExecutor({
       ledger: this.ledger,
       leases: this.leases,

@@ -1,10 +1,10 @@
-import { v4 as uuidv4 } from "uuid";
 import type { KlarnaClient } from "../klarna/client";
 import { formatMoney } from "../klarna/money";
 import type { Order } from "../klarna/types";
 import { earlierLabel } from "./exactly-once";
+import { JobLease } from "./job-lease";
 import type { LedgerRow, RefundLedger } from "./ledger";
-import { OrderLeases } from "./order-lease";
+import type { OrderLeases } from "./order-lease";
 import { KlarnaPluginRefusal } from "./payment-error";
 import type { PluginDatabase } from "./plugin-db";
 import type { RefundIntents } from "./refund-intents";
@@ -64,8 +64,6 @@ const JOB = "klarna-reconciliation";
  * demand (GET /admin/klarna/reconciliation), and after a refund whose outcome stayed unknown.
  */
 export class Reconciler {
-  private readonly leases: OrderLeases;
-
   constructor(
     private readonly deps: {
       db: PluginDatabase;
@@ -73,42 +71,32 @@ export class Reconciler {
       queries: StoreQueries;
       ledger: RefundLedger;
       intents: RefundIntents;
+      /** The Klarna orders' leases, shared with the refunds: a reconciliation waits for none. */
+      leases: OrderLeases;
       log?: (message: string) => void;
     },
-  ) {
-    this.leases = new OrderLeases(deps.db, deps.log);
-  }
+  ) {}
 
   /**
    * Reconciles the given Klarna orders, or those with activity since the last run (all of them on
    * the first run, or with `all`). Runs of several instances do not collide: one holds a lease.
    */
   async run(opts: { klarnaOrderIds?: string[]; all?: boolean; limit?: number } = {}): Promise<ReconciliationRun> {
-    const token = uuidv4();
-    const [lease] = await this.deps.db.query<{ last_run_at: Date | null; started_at: Date }>(
-      `INSERT INTO klarna_job_lease AS j (name, claimed_by, claimed_until) VALUES ($1, $2, now() + interval '10 minutes')
-       ON CONFLICT (name) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until
-         WHERE j.claimed_by IS NULL OR j.claimed_until < now()
-       RETURNING last_run_at, now() AS started_at`,
-      [JOB, token],
-    );
+    const lease = await JobLease.take(this.deps.db, JOB);
     if (!lease && !opts.klarnaOrderIds) return { checked: 0, differing: 0, orders: [], skipped: true };
     try {
       const ids =
-        opts.klarnaOrderIds ?? (await this.deps.queries.klarnaOrdersWithActivity(opts.all ? null : (lease?.last_run_at ?? null), opts.limit ?? 500));
+        opts.klarnaOrderIds ?? (await this.deps.queries.klarnaOrdersWithActivity(opts.all ? null : (lease?.lastRunAt ?? null), opts.limit ?? 500));
       const results: OrderReconciliation[] = [];
       for (const id of ids) results.push(await this.reconcileOrder(id));
       if (lease && !opts.klarnaOrderIds) {
-        await this.deps.db.query(`UPDATE klarna_job_lease SET last_run_at = $3 WHERE name = $1 AND claimed_by = $2`, [JOB, token, lease.started_at]);
+        // As of when the run started: activity during the run is looked at again next time.
+        await lease.completed(lease.startedAt);
       }
       const differing = results.filter((r) => r.agrees === false);
       return { checked: results.length, differing: differing.length, orders: opts.klarnaOrderIds ? results : differing };
     } finally {
-      if (lease)
-        await this.deps.db.query(`UPDATE klarna_job_lease SET claimed_by = NULL, claimed_until = NULL WHERE name = $1 AND claimed_by = $2`, [
-          JOB,
-          token,
-        ]);
+      await lease?.release();
     }
   }
 
@@ -126,7 +114,7 @@ export class Reconciler {
     };
     let held;
     try {
-      held = await this.leases.acquire(klarnaOrderId, books.order_id, "a reconciliation", undefined, 0);
+      held = await this.deps.leases.acquire(klarnaOrderId, books.order_id, "a reconciliation", undefined, 0);
     } catch (err) {
       if (!(err instanceof KlarnaPluginRefusal)) throw err;
       return { ...base, agrees: null, klarna: null, medusa: pick(books), settled: [], findings: [], busy: true };
