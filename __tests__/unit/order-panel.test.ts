@@ -1,4 +1,5 @@
-import { canExtendAuthorization, expiryOf, money, panelRefund } from "../../src/medusa/order-panel";
+import { formatMoney as money } from "../../src/klarna/money";
+import { canExtendAuthorization, expiryOf, panelRefund } from "../../src/medusa/order-panel";
 import { parseOptions } from "../../src/medusa/options";
 
 /** The admin panel's pure parts: when an authorisation counts as expiring, amounts, refund rows. */
@@ -47,7 +48,7 @@ describe("when the panel offers to extend the authorisation", () => {
   });
 });
 
-describe("amounts in the panel's messages", () => {
+describe("amounts in the plugin's messages (formatMoney)", () => {
   it.each([
     [2618, "eur", "26.18 EUR"],
     [-357, "EUR", "-3.57 EUR"],

@@ -182,7 +182,7 @@ describe("decideEarlier: an earlier attempt on the same Klarna order", () => {
       row({ status: "unknown" }),
       null,
       { kind: "order", refund: { id: "r1", amount: 2618 } },
-      { do: "mark_made", refundId: "r1", amount: 2618 },
+      { do: "mark_made", refundId: "r1" },
     ],
     [
       "unknown outcome, not on the order, sent long ago",

@@ -1,6 +1,6 @@
 import { json, NextFunction, Request, Response } from "express";
-import { PROCESSOR_KEY } from "../medusa/identifiers";
-import { KlarnaPluginRefusal } from "../medusa/payment-error";
+import { klarnaProcessor } from "../medusa/klarna-processor";
+import { KlarnaPluginRefusal, medusaMessage } from "../medusa/payment-error";
 import { currentRequestScope, finishScope, RequestContext, runWithRequestContext } from "../medusa/request-context";
 import type KlarnaPaymentProcessor from "../services/klarna";
 
@@ -123,11 +123,7 @@ function refundContextMiddleware(route: (typeof ROUTES)[number]) {
 }
 
 function processorOf(req: Request): KlarnaPaymentProcessor | undefined {
-  try {
-    return (req as unknown as { scope: { resolve(name: string): unknown } }).scope.resolve(PROCESSOR_KEY) as KlarnaPaymentProcessor;
-  } catch {
-    return undefined;
-  }
+  return klarnaProcessor((req as unknown as { scope: { resolve(name: string): unknown } }).scope);
 }
 
 /**
@@ -167,7 +163,7 @@ function surfaceCaptureFailure(req: Request, res: Response, orderId: string, fai
     if (res.statusCode >= 300 || !failed.length) return json(body);
     const f = failed[failed.length - 1];
     res.status(400);
-    const answer = { type: "invalid_data", code: f.code, message: `${f.error}:\n${f.detail}` };
+    const answer = { type: "invalid_data", code: f.code, message: medusaMessage(f) };
     const scope = (req as unknown as { scope: { resolve(name: string): any } }).scope;
     Promise.resolve()
       .then(async () => {
@@ -208,7 +204,7 @@ function authorizationUpdateMiddleware(route: (typeof ORDER_EDIT_CONFIRMS)[numbe
       },
       (err) => {
         const out = processor.describeError(route.action, err);
-        res.status(400).json({ type: "not_allowed", code: out.code, message: `${out.error}:\n${out.detail}` });
+        res.status(400).json({ type: "not_allowed", code: out.code, message: medusaMessage(out) });
       },
     );
   };

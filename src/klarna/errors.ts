@@ -22,12 +22,6 @@ export interface KlarnaApiErrorFields {
 }
 
 /**
- * Whether a call's attempts may have changed something at Klarna although this error was its last
- * answer: every retry follows an attempt whose outcome was unknown (timeout, dropped connection, 5xx,
- * 429), so after more than one attempt, a final 4xx does not prove that nothing was done.
- */
-
-/**
  * Every failure of a Klarna call: a Klarna error answer, a 401, a timeout or a network failure.
  * It carries only what is safe to show and store: never the request's headers or the credentials
  * (axios errors carry `config.auth`, so the axios error is deliberately not kept as `cause`).

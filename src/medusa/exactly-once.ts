@@ -34,9 +34,8 @@ export interface KlarnaPaymentData {
 }
 
 export interface RefundOutcome {
+  /** The refund's ledger entry, as Klarna made it (made now, or earlier and reused). */
   row: LedgerRow;
-  /** True when Klarna had already made this refund and nothing was sent now. */
-  reused: boolean;
 }
 
 /**
@@ -280,7 +279,7 @@ export class RefundExecutor {
     await ledger.update(adoptable.id, { adopted_by: row.id }, `Taken over by ${id.label}.`);
     this.deps.log?.(`klarna: ${id.label}: adopted Klarna refund ${adoptable.klarna_refund_id} made for ${label}; nothing sent.`);
     scope?.entries.add(row.id);
-    return { row, reused: true };
+    return { row };
   }
 
   /** An earlier entry whose outcome was unknown: Klarna's order shows the refund it made. */
@@ -431,14 +430,14 @@ export class RefundExecutor {
       this.deps.log?.(
         `klarna: ${id.label}: Klarna refund ${refundId} was made by an earlier attempt that Medusa did not record; reusing it, nothing sent.`,
       );
-      return { row, reused: true };
+      return { row };
     }
     const patch = { status: "succeeded" as const, klarna_refund_id: refundId, error: null, correlation_id: null };
     if (via === "order") {
       const note = afterFailure
         ? `Klarna did not confirm the refund; its order shows refund ${refundId} with this refund's reference, so Klarna made it.`
         : `Confirmed by reading the Klarna order: refund ${refundId} was made by an earlier attempt.`;
-      return { row: await ledger.update(row.id, patch, note), reused: !afterFailure };
+      return { row: await ledger.update(row.id, patch, note) };
     }
     if (scope) {
       // Inside a request the success is written when the lease is released (finish), with Medusa's
@@ -447,9 +446,9 @@ export class RefundExecutor {
       const made = this.made.get(scope) ?? new Map<string, string>();
       made.set(row.id, refundId);
       this.made.set(scope, made);
-      return { row: { ...row, ...patch }, reused: false };
+      return { row: { ...row, ...patch } };
     }
-    return { row: await ledger.update(row.id, patch), reused: false };
+    return { row: await ledger.update(row.id, patch) };
   }
 
   /** Klarna refused the return_fee line outright: read the order once, apply the fallback, say why. */
@@ -594,7 +593,7 @@ export class RefundExecutor {
     ]);
     for (const r of madeFor) await this.deps.ledger.update(r.id, { adopted_by: row.id }, `Recorded in Medusa by ${id.label}.`);
     scope?.entries.add(row.id);
-    return { row, reused: true };
+    return { row };
   }
 }
 

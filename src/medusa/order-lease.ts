@@ -1,4 +1,5 @@
 import { v4 as uuidv4 } from "uuid";
+import { MANUAL_KINDS_SQL } from "../models/ledger-entry";
 import { KlarnaPluginRefusal } from "./payment-error";
 import { LedgerRow, ROW_JSON, toRow } from "./ledger";
 import { PluginDatabase } from "./plugin-db";
@@ -23,8 +24,6 @@ export const STALE_S = 6;
 /** How long a request waits for a live holder before answering "busy". */
 export const WAIT_MS = 8000;
 
-/** Manual refunds: numbered per Klarna order (`refund:<order>:<n>`). */
-const MANUAL = `kind IN ('order_refund', 'payment_refund', 'unattributed')`;
 /**
  * The ledger entries an attempt needs (`relevant`): its own intent's, and every entry of the order that is not
  * settled (not refused outright, nor made by Klarna and recorded by Medusa). Settled entries stay in
@@ -84,7 +83,7 @@ export class OrderLeases {
            RETURNING 1)
          SELECT (SELECT count(*) FROM claimed) AS claimed,
                 (SELECT COALESCE(json_agg(${ROW_JSON} ORDER BY r.created_at), '[]') FROM klarna_refund r WHERE ${relevant("$1", "$6")}) AS rows,
-                (SELECT max(NULLIF(split_part(intent, ':', 3), '')::int) FROM klarna_refund WHERE klarna_order_id = $1 AND ${MANUAL}) AS manual_max,
+                (SELECT max(NULLIF(split_part(intent, ':', 3), '')::int) FROM klarna_refund WHERE klarna_order_id = $1 AND ${MANUAL_KINDS_SQL}) AS manual_max,
                 (SELECT json_build_object(
                    'purpose', h.claim_purpose,
                    'started_s', EXTRACT(EPOCH FROM now() - h.claim_started_at),

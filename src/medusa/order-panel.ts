@@ -244,9 +244,6 @@ export class KlarnaOrderPanel {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** An amount in minor units as an admin reads it: "26.18 EUR". */
-export const money = formatMoney;
-
 function order_currency(run: { currency_code: string | null }): string {
   return run.currency_code ?? "";
 }

@@ -18,6 +18,11 @@ export interface KlarnaPaymentError {
   detail: string;
 }
 
+/** The message Medusa shows for a processor error (MedusaError's message: error, then detail). */
+export function medusaMessage(out: KlarnaPaymentError): string {
+  return `${out.error}:\n${out.detail}`;
+}
+
 /** What was being done, as a noun: "Klarna refused the refund". */
 export type PaymentAction =
   | "payment session"

@@ -193,7 +193,7 @@ export type EarlierDecision =
   /** Klarna's order shows its key made nothing: mark it failed. */
   | { do: "mark_not_made" }
   /** Klarna's order shows it made the refund: mark it succeeded, then decide again. */
-  | { do: "mark_made"; refundId: string; amount: number }
+  | { do: "mark_made"; refundId: string }
   /** The new request takes the earlier refund over: Medusa records Klarna's refund once, under the new request. */
   | { do: "adopt"; refundId: string }
   /** Settle the earlier refund first: the new request is refused, naming it. */
@@ -230,7 +230,7 @@ export function decideEarlier(
     case "order_unavailable":
       return { do: "refuse", reason: "order_unavailable" };
     case "order":
-      if (observation.refund) return { do: "mark_made", refundId: observation.refund.id, amount: observation.refund.amount };
+      if (observation.refund) return { do: "mark_made", refundId: observation.refund.id };
       if (row.lastSentAgeS !== null && row.lastSentAgeS < policy.inFlightGraceS) {
         return { do: "refuse", reason: "earlier_in_flight", retryAfterS: Math.max(1, Math.ceil(policy.inFlightGraceS - row.lastSentAgeS)) };
       }

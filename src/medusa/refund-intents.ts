@@ -1,13 +1,14 @@
 import { formatMoney } from "../klarna/money";
 import { planAmountRefund, planRefund, planReturnFeeRefund, RefundPlanInput, RefundPlanItem, withheldFeeLine } from "../klarna/refund-plan";
 import type { RefundRequest } from "../klarna/types";
-import type { RefundKind } from "../models/ledger-entry";
+import { MANUAL_KINDS } from "../models/ledger-entry";
 import type { LedgerIntent, LedgerRow, RefundLedger } from "./ledger";
 import type { KlarnaPluginOptions } from "./options";
 import { KlarnaPluginRefusal } from "./payment-error";
 import type { EarlierContext } from "./refund-decision";
 import { currentRequestScope, RequestContext, RequestScope } from "./request-context";
 import { planItems, shippingCharge } from "./return-lines";
+import { ADOPTION_NOTE, FEE_WAIVER_NOTE } from "./identifiers";
 import { OrderRow, StoreQueries } from "./store-queries";
 
 /**
@@ -44,11 +45,7 @@ export interface ResolvedIntent extends Omit<LedgerIntent, "intent"> {
   adopts?: string;
 }
 
-/** A refund of the manual kinds: identified by its amount among the order's unrecorded manual refunds. */
-const MANUAL_KINDS: ReadonlySet<RefundKind> = new Set(["order_refund", "payment_refund", "unattributed"]);
 
-export const FEE_WAIVER_NOTE = (returnId: string) => `Klarna return fee of return ${returnId} refunded`;
-export const ADOPTION_NOTE = (klarnaRefundId: string) => `Klarna refund ${klarnaRefundId} recorded (made at Klarna earlier)`;
 
 export class RefundIntents {
   constructor(
@@ -284,7 +281,7 @@ export class RefundIntents {
       identify: (rows, manualMax) => {
         const retry = rows.find(
           (r) =>
-            MANUAL_KINDS.has(r.kind) && r.amount === amount && r.status !== "failed" && r.medusa_state !== "recorded" && r.medusa_state !== "adopted",
+            MANUAL_KINDS.includes(r.kind) && r.amount === amount && r.status !== "failed" && r.medusa_state !== "recorded" && r.medusa_state !== "adopted",
         );
         const n = retry ? Number(retry.intent.split(":").pop()) : manualMax + 1;
         return {

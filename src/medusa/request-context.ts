@@ -33,8 +33,6 @@ export interface RequestScope {
   entries: Set<string>;
   /** Leases this request holds, per Klarna order (a request may refund one order more than once). */
   leases: Map<string, unknown>;
-  /** What the refunds of this request did, for the routes and the mirror into return metadata. */
-  refunds: Array<{ intent: string; klarna_refund_id?: string; idempotency_key: string }>;
   /** Errors the processor returned to Medusa during this request. */
   failures: Array<{ error: string; code: string; detail: string }>;
   /** Reads started when the request arrived, for the refund to await instead of making (by key). */
@@ -44,7 +42,7 @@ export interface RequestScope {
 const storage = new AsyncLocalStorage<RequestScope>();
 
 export function runWithRequestContext<T>(context: RequestContext, fn: () => T): { scope: RequestScope; result: T } {
-  const scope: RequestScope = { context, onFinish: [], entries: new Set(), leases: new Map(), refunds: [], failures: [], prefetched: new Map() };
+  const scope: RequestScope = { context, onFinish: [], entries: new Set(), leases: new Map(), failures: [], prefetched: new Map() };
   const result = storage.run(scope, fn);
   return { scope, result };
 }

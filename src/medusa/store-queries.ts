@@ -1,4 +1,4 @@
-import { PROVIDER_ID } from "./identifiers";
+import { ADOPTION_NOTE, FEE_WAIVER_NOTE, PROVIDER_ID } from "./identifiers";
 import { PluginDatabase } from "./plugin-db";
 
 /**
@@ -200,8 +200,8 @@ export class StoreQueries {
   async manualRefunds(orderId: string, amount: number): Promise<number> {
     const rows = await this.db.query<{ n: string }>(
       `SELECT count(*) AS n FROM refund WHERE order_id = $1 AND amount = $2 AND reason NOT IN ('return', 'claim', 'swap')
-          AND (note IS NULL OR (note NOT LIKE 'Klarna return fee of return % refunded' AND note NOT LIKE 'Klarna refund % recorded%'))`,
-      [orderId, amount],
+          AND (note IS NULL OR (note NOT LIKE $3 AND note NOT LIKE $4))`,
+      [orderId, amount, FEE_WAIVER_NOTE("%"), ADOPTION_NOTE("%")],
     );
     return Number(rows[0]?.n ?? 0);
   }
@@ -215,7 +215,6 @@ export class StoreQueries {
       display_id: number | null;
       currency_code: string | null;
       captured: string;
-      authorized: string;
       refunds: MedusaBooks["refunds"];
     }>(
       `WITH p AS (SELECT id, order_id, amount, captured_at, currency_code FROM payment
@@ -224,7 +223,6 @@ export class StoreQueries {
               (SELECT o.display_id FROM "order" o WHERE o.id = (SELECT order_id FROM p WHERE order_id IS NOT NULL LIMIT 1)) AS display_id,
               (SELECT currency_code FROM p LIMIT 1) AS currency_code,
               COALESCE((SELECT sum(amount) FROM p WHERE captured_at IS NOT NULL), 0) AS captured,
-              COALESCE((SELECT sum(amount) FROM p), 0) AS authorized,
               COALESCE((SELECT json_agg(json_build_object('id', r.id, 'amount', r.amount, 'reason', r.reason, 'note', r.note, 'created_at', r.created_at) ORDER BY r.created_at)
                           FROM refund r WHERE r.payment_id IN (SELECT id FROM p)
                              OR (r.payment_id IS NULL AND r.order_id IN (SELECT order_id FROM p))), '[]') AS refunds`,
@@ -236,19 +234,9 @@ export class StoreQueries {
       display_id: row?.display_id ?? null,
       currency_code: row?.currency_code ?? null,
       captured: Number(row?.captured ?? 0),
-      authorized: Number(row?.authorized ?? 0),
       refunded: refunds.reduce((sum, r) => sum + r.amount, 0),
       refunds,
     };
-  }
-  /** The Klarna order paying for a Medusa order (its Klarna payment's data). */
-  async klarnaOrderOf(orderId: string): Promise<{ klarna_order_id: string; payment_id: string; currency_code: string } | undefined> {
-    const rows = await this.db.query<{ klarna_order_id: string; payment_id: string; currency_code: string }>(
-      `SELECT data->>'order_id' AS klarna_order_id, id AS payment_id, currency_code FROM payment
-        WHERE order_id = $1 AND provider_id = '${PROVIDER_ID}' AND data->>'order_id' IS NOT NULL ORDER BY created_at LIMIT 1`,
-      [orderId],
-    );
-    return rows[0];
   }
   /** The Klarna payment of an order, with what the lifecycle steps need to know about it. */
   async klarnaPayment(orderId: string): Promise<KlarnaPaymentRow | undefined> {
@@ -260,14 +248,6 @@ export class StoreQueries {
       [orderId],
     );
     return rows[0] ? { ...rows[0], amount: Number(rows[0].amount) } : undefined;
-  }
-  /** The Klarna payment of a cart (placed or not: a cart waiting for Klarna's fraud review has none yet). */
-  async klarnaPaymentOfCart(cartId: string): Promise<KlarnaPaymentRow | undefined> {
-    const rows = await this.db.query<{ order_id: string | null }>(
-      `SELECT order_id FROM payment WHERE cart_id = $1 AND provider_id = '${PROVIDER_ID}' LIMIT 1`,
-      [cartId],
-    );
-    return rows[0]?.order_id ? this.klarnaPayment(rows[0].order_id) : undefined;
   }
   /**
    * Uncaptured, uncancelled Klarna payments of orders whose authorisation expires within `days`
@@ -347,7 +327,6 @@ export interface MedusaBooks {
   currency_code: string | null;
   /** Σ amount of the captured Klarna payments. */
   captured: number;
-  authorized: number;
   refunded: number;
   refunds: Array<{ id: string; amount: number; reason: string; note: string | null; created_at: string }>;
 }

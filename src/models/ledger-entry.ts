@@ -1,9 +1,13 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from "typeorm";
 
-export type LedgerStatus = "pending" | "succeeded" | "failed" | "unknown";
+import type { LedgerStatus, MedusaState } from "../medusa/refund-decision";
+
+export type { LedgerStatus, MedusaState };
 export type RefundKind = "return" | "claim" | "swap" | "order_refund" | "payment_refund" | "fee_waiver" | "adoption" | "unattributed";
-/** What Medusa did with a refund Klarna made (see medusa/refund-decision.ts). */
-export type MedusaState = "recorded" | "not_recorded" | "adopted" | null;
+/** Refunds asked for by hand (not a return, claim, swap or give-back): numbered per Klarna order, `refund:<order>:<n>`. */
+export const MANUAL_KINDS: readonly RefundKind[] = ["order_refund", "payment_refund", "unattributed"];
+/** The same, as an SQL condition on `klarna_refund.kind`. */
+export const MANUAL_KINDS_SQL = `kind IN (${MANUAL_KINDS.map((k) => `'${k}'`).join(", ")})`;
 
 /**
  * One entry of the refund ledger (table `klarna_refund`): one per refund intent (a return, a claim, a

@@ -99,10 +99,13 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
     return out;
   }
 
-  /** A failure in the words of the one error mapper (credentials redacted), logged: for the plugin's routes. */
-  describeError(action: PaymentAction, err: unknown): KlarnaPaymentError {
+  /**
+   * A failure in the words of the one error mapper (credentials redacted), logged once, after `what`
+   * when given (what did not happen): for the plugin's routes, subscribers and jobs.
+   */
+  describeError(action: PaymentAction, err: unknown, what?: string): KlarnaPaymentError {
     const out = paymentError(action, err, [this.options_.password]);
-    this.warn(`klarna: ${out.error} (${out.detail})`);
+    this.warn(`klarna: ${what ? `${what}: ` : ""}${out.error} (${out.detail})`);
     return out;
   }
 
@@ -207,11 +210,6 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
           idempotency_key: row.idempotency_key,
         });
       }
-      currentRequestScope()?.refunds.push({
-        intent: row.intent,
-        klarna_refund_id: row.klarna_refund_id ?? undefined,
-        idempotency_key: row.idempotency_key,
-      });
       return { ...data, refunds };
     } catch (e) {
       return this.error("refund", e);

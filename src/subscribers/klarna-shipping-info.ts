@@ -14,8 +14,7 @@ export default async function klarnaShippingInfo({ data, container }: Subscriber
   try {
     await processor.plugin().shipping.afterShipment(data.id, data.fulfillment_id);
   } catch (err) {
-    const out = processor.describeError("shipping info", err);
-    processor.warn(`klarna: the tracking of shipment ${data.fulfillment_id} (order ${data.id}) was not sent to Klarna: ${out.error} (${out.detail})`);
+    processor.describeError("shipping info", err, `the tracking of shipment ${data.fulfillment_id} (order ${data.id}) was not sent to Klarna`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { MedusaError } from "@medusajs/utils";
-import { KlarnaPaymentError, KlarnaPluginRefusal } from "../../../medusa/payment-error";
+import { KlarnaPaymentError, KlarnaPluginRefusal, medusaMessage } from "../../../medusa/payment-error";
 
 /**
  * Medusa's error type for the plugin's admin routes: Medusa's error handler answers by its type and
@@ -23,5 +23,5 @@ export function asAdminError(err: unknown): unknown {
 
 /** What the one error mapper made of a Klarna failure, as the admin's 400 (Medusa's message: error, then detail). */
 export function klarnaRefused(out: KlarnaPaymentError): MedusaError {
-  return notAllowed(`${out.error}:\n${out.detail}`);
+  return notAllowed(medusaMessage(out));
 }

@@ -18,7 +18,7 @@ export const GET = async (req: MedusaRequest, res: MedusaResponse): Promise<void
   const ids: string[] = [];
   if (q.klarna_order_id) ids.push(q.klarna_order_id);
   if (q.order_id) {
-    const payment = await plugin.queries.klarnaOrderOf(q.order_id);
+    const payment = await plugin.queries.klarnaPayment(q.order_id);
     if (!payment) throw notFound(`Order ${q.order_id} was not paid with Klarna.`);
     ids.push(payment.klarna_order_id);
   }

@@ -1,7 +1,6 @@
 import type { MedusaRequest, MedusaResponse } from "@medusajs/medusa";
 import { formatMoney } from "../../../../../../klarna/money";
-import { PROCESSOR_KEY } from "../../../../../../medusa/identifiers";
-import { ADOPTION_NOTE } from "../../../../../../medusa/refund-intents";
+import { ADOPTION_NOTE, PROCESSOR_KEY } from "../../../../../../medusa/identifiers";
 import type KlarnaPaymentProcessor from "../../../../../../services/klarna";
 import { createRefundInOwnTransaction } from "../../../create-refund";
 import { duplicate, notAllowed, notFound } from "../../../http-error";
@@ -22,7 +21,7 @@ export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<voi
   const processor = req.scope.resolve(PROCESSOR_KEY) as KlarnaPaymentProcessor;
   const plugin = processor.plugin();
 
-  const payment = await plugin.queries.klarnaOrderOf(orderId);
+  const payment = await plugin.queries.klarnaPayment(orderId);
   if (!payment) throw notFound(`Order ${orderId} was not paid with Klarna.`);
   const klarnaOrder = await plugin.client.getOrder(payment.klarna_order_id);
   const refund = klarnaOrder.refunds.find((r) => r.refund_id === klarnaRefundId);

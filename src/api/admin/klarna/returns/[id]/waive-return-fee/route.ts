@@ -1,6 +1,5 @@
 import type { MedusaRequest, MedusaResponse } from "@medusajs/medusa";
-import { PROCESSOR_KEY, PROVIDER_ID } from "../../../../../../medusa/identifiers";
-import { FEE_WAIVER_NOTE } from "../../../../../../medusa/refund-intents";
+import { FEE_WAIVER_NOTE, PROCESSOR_KEY, PROVIDER_ID } from "../../../../../../medusa/identifiers";
 import type KlarnaPaymentProcessor from "../../../../../../services/klarna";
 import { createRefundInOwnTransaction } from "../../../create-refund";
 import { duplicate, notAllowed } from "../../../http-error";
