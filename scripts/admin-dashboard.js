@@ -19,7 +19,7 @@ const crypto = require("crypto");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { spawn } = require("child_process");
+const { runChild } = require("./lib/child-process");
 
 const ROOT = path.resolve(__dirname, "..");
 const STORE_DIR = path.join(ROOT, "store");
@@ -68,26 +68,18 @@ async function dashboardBuild({ log = () => {} } = {}) {
   fs.writeFileSync(path.join(work, "medusa-config.js"), `module.exports = require(${JSON.stringify(path.join(STORE_DIR, "medusa-config.js"))})\n`);
   const outDir = path.join(work, "build");
   const bin = require.resolve("@medusajs/admin/bin/medusa-admin.js", { paths: [ROOT] });
-  await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, "build"], {
-      cwd: work,
-      env: { ...process.env, KLARNA_ADMIN_BUILD_DIR: outDir, NODE_ENV: "production", MEDUSA_DISABLE_TELEMETRY: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let tail = "";
-    const onData = (/** @type {Buffer | string} */ d) => {
-      const text = String(d);
+  let tail = "";
+  const { code } = await runChild({
+    script: bin,
+    args: ["build"],
+    cwd: work,
+    env: { ...process.env, KLARNA_ADMIN_BUILD_DIR: outDir, NODE_ENV: "production", MEDUSA_DISABLE_TELEMETRY: "true" },
+    onOutput: (text) => {
       tail = (tail + text).slice(-4000);
       for (const line of text.split("\n")) if (line.trim()) log(line);
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      if (code === 0 && fs.existsSync(path.join(outDir, "index.html"))) resolve(undefined);
-      else reject(new Error(`medusa-admin build failed (exit ${code}):\n${tail}`));
-    });
+    },
   });
+  if (code !== 0 || !fs.existsSync(path.join(outDir, "index.html"))) throw new Error(`medusa-admin build failed (exit ${code}):\n${tail}`);
   // Keep the build only: the copied dashboard sources are ~100 MB. One cached build is enough.
   fs.rmSync(path.join(work, ".cache"), { recursive: true, force: true });
   for (const old of fs.readdirSync(CACHE_ROOT)) {

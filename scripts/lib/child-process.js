@@ -4,9 +4,10 @@
 //   startChild(...)    the parent starts one and waits for its ready line
 //   runChild(...)      the parent runs one to its end
 //   endWithParent(fn)  the child ends itself when its parent goes, however the parent ends
-// No child outlives us: each keeps its stdin pipe open and ends when it closes (the kernel closes it
-// when we die, even by SIGKILL), and the ones still running when we exit (process.exit included,
-// e.g. jest's forceExit) get SIGTERM.
+// No child outlives us: the ones still running when we exit (process.exit included, e.g. jest's
+// forceExit) get SIGTERM, and a startChild child also keeps its stdin pipe open and ends when it
+// closes (endWithParent: the kernel closes it when we die, even by SIGKILL). runChild's children are
+// short runs to their end (a migration, the dashboard's build) with no stdin.
 "use strict";
 
 const { spawn } = require("child_process");
@@ -169,16 +170,23 @@ function refChild(child) {
  * @param {string[]} [o.args]
  * @param {NodeJS.ProcessEnv} [o.env]
  * @param {string} [o.cwd]
+ * @param {(text: string) => void} [o.onOutput] receives its output (both streams) as it comes
  * @returns {Promise<{ code: number | null, stdout: string, stderr: string }>}
  */
-function runChild({ script, args = [], env = process.env, cwd }) {
+function runChild({ script, args = [], env = process.env, cwd, onOutput }) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...args], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
     running.add(child);
     let stdout = "";
     let stderr = "";
-    child.stdout?.on("data", (d) => (stdout += d));
-    child.stderr?.on("data", (d) => (stderr += d));
+    child.stdout?.on("data", (d) => {
+      stdout += d;
+      onOutput?.(String(d));
+    });
+    child.stderr?.on("data", (d) => {
+      stderr += d;
+      onOutput?.(String(d));
+    });
     child.once("error", (err) => {
       running.delete(child);
       reject(err);

@@ -18,8 +18,9 @@ Usage: klarna-emulator [--port 4010] [--host 127.0.0.1] [--username U] [--passwo
                            which keeps it out of the process list)
   --username    accepted API username (default "${DEFAULT_SETTINGS.username}")
   --password    accepted API password (default "${DEFAULT_SETTINGS.password}")
-  --settings    JSON object of emulator settings (see README, "Emulator settings")
+  --settings    JSON object of emulator settings (README, "The Klarna emulator", the Settings table)
   --stop-with-stdin   stop when standard input closes (for a parent process that may die)
+  --help, -h    print this help
 
 Control endpoints live under /_emulator/ (see README).`;
 
