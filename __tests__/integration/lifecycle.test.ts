@@ -71,6 +71,51 @@ describe("the authorisation's expiry", () => {
     expect(await s.db.query(`SELECT id FROM "order" WHERE cart_id = $1`, [checkout.cartId])).toEqual([]);
   });
 
+  // Before any test moves Klarna's clock on: an order placed now expires within the option's 30 days.
+  it("an order Klarna refuses to extend is not asked again by the job at that expiry; at a new expiry it is", async () => {
+    const { order, klarnaOrderId } = await placedOrder();
+    const expiresAt = (await payment(order.id)).data.expires_at;
+    const extendPath = `/ordermanagement/v1/orders/${klarnaOrderId}/extend-authorization-time`;
+    // Klarna refuses this order's extension once; asked again, it would extend it.
+    await s.k.control("POST", "/faults", {
+      method: "POST",
+      path: extendPath,
+      status: 403,
+      error_code: "NOT_ALLOWED",
+      error_messages: ["Order expires 180 days after its creation already. Authorization time cannot be extended."],
+    });
+    const job = () => klarnaAuthorizationExtension({ container: s.container, data: {}, pluginOptions: {} } as any);
+    const extensionsOfOrder = async () => (await journal()).filter((e) => e.method === "POST" && e.path === extendPath);
+
+    await job();
+    const [refused] = await extensionsOfOrder();
+    expect(refused).toMatchObject({ outcome: "fault", response: { status: 403 } });
+    expect((await payment(order.id)).data).toMatchObject({
+      expires_at: expiresAt,
+      authorization_extension_refused: {
+        expires_at: expiresAt,
+        message: "Order expires 180 days after its creation already. Authorization time cannot be extended.",
+      },
+    });
+
+    // The next run leaves it alone: the refusal is remembered at this expiry.
+    await job();
+    expect(await extensionsOfOrder()).toHaveLength(1);
+    expect((await klarnaOrder(klarnaOrderId)).expires_at).toBe(expiresAt);
+    expect((await payment(order.id)).data.expires_at).toBe(expiresAt);
+
+    // The admin extends it by hand: a new expiry, so a later run asks Klarna again.
+    ok(await s.admin().post(`/admin/klarna/orders/${order.id}/extend-authorization`), "extend by hand");
+    const extended = (await payment(order.id)).data;
+    expect(extended.expires_at).not.toBe(expiresAt);
+    expect(extended.authorization_extension_refused).toBeNull();
+    await s.k.control("DELETE", "/journal");
+    await job();
+    const again = await extensionsOfOrder();
+    expect(again).toHaveLength(1);
+    expect(again[0].outcome).toBe("answered");
+  });
+
   it("the job extends every uncaptured authorisation due within auto_extend_days_before_expiry once, leaves captured and cancelled ones, and runs do not collide", async () => {
     const due = await placedOrder();
     const captured = await capturedOrder(s);
@@ -349,6 +394,78 @@ describe("order edits before capture change Klarna's authorisation", () => {
     expect((await s.admin().get(`/admin/order-edits/${editId}`)).body.order_edit.status).toBe("created");
     expect((await klarnaOrder(klarnaOrderId)).order_amount).toBe(order.total);
   });
+
+  it("Medusa's confirm failing after Klarna accepted the update: Klarna's authorisation is put back, and the edit is not confirmed", async () => {
+    const { order, klarnaOrderId } = await placedOrder();
+    const before = await klarnaOrder(klarnaOrderId);
+    const editId = await addLarge(order.id);
+    // Medusa's confirm fails in its own transaction, after the plugin's middleware updated Klarna:
+    // the edit's row cannot be marked confirmed.
+    await s.db.query(`CREATE TABLE test_fail_edit_confirm (order_edit_id text PRIMARY KEY)`);
+    await s.db.query(`
+      CREATE FUNCTION test_fail_edit_confirm() RETURNS trigger AS $$
+      BEGIN
+        IF NEW.confirmed_at IS NOT NULL AND OLD.confirmed_at IS NULL
+           AND EXISTS (SELECT 1 FROM test_fail_edit_confirm WHERE order_edit_id = NEW.id) THEN
+          RAISE EXCEPTION 'forced failure of the order edit confirm';
+        END IF;
+        RETURN NEW;
+      END $$ LANGUAGE plpgsql`);
+    await s.db.query(`CREATE TRIGGER test_fail_edit_confirm BEFORE UPDATE ON order_edit FOR EACH ROW EXECUTE FUNCTION test_fail_edit_confirm()`);
+    await s.db.query(`INSERT INTO test_fail_edit_confirm VALUES ($1)`, [editId]);
+    let failed;
+    try {
+      failed = await s.admin().post(`/admin/order-edits/${editId}/confirm`);
+    } finally {
+      await s.db.query(`DROP TRIGGER test_fail_edit_confirm ON order_edit`);
+      await s.db.query(`DROP FUNCTION test_fail_edit_confirm()`);
+      await s.db.query(`DROP TABLE test_fail_edit_confirm`);
+    }
+    expect(failed.status).toBe(500);
+
+    // Klarna accepted the edited total, then was given back the order's own lines and total.
+    const patches = await authorizationPatches();
+    expect(patches.map((p) => p.body.order_amount)).toEqual([order.total + 3570, order.total]);
+    expect(patches[1].body).toEqual({ order_amount: before.order_amount, order_lines: before.order_lines });
+    const k = await klarnaOrder(klarnaOrderId);
+    expect(k).toMatchObject({ order_amount: order.total, remaining_authorized_amount: order.total });
+    expect(k.order_lines).toEqual(before.order_lines);
+    const unconfirmed = (await s.admin().get(`/admin/order-edits/${editId}`)).body.order_edit;
+    expect(unconfirmed).toMatchObject({ status: "created", confirmed_at: null });
+    expect((await s.admin().get(`/admin/orders/${order.id}`)).body.order.total).toBe(order.total);
+    expect(await payment(order.id)).toMatchObject({ amount: order.total });
+
+    // Medusa works again: the same edit confirms, and Klarna authorises it.
+    expect((await s.admin().post(`/admin/order-edits/${editId}/confirm`)).status).toBe(200);
+    expect((await klarnaOrder(klarnaOrderId)).order_amount).toBe(order.total + 3570);
+    ok(await s.admin().post(`/admin/orders/${order.id}/capture`), "capture");
+    await expectBooksAgree(s, klarnaOrderId);
+  });
+
+  it("an edit confirmed by code, not through the routes, does not reach Klarna: the plugin logs that", async () => {
+    const { order, klarnaOrderId } = await placedOrder();
+    const editId = await addLarge(order.id);
+    await s.k.control("DELETE", "/journal");
+    const warn = jest.spyOn(s.container.resolve("logger"), "warn");
+    const total = order.total + 3570;
+    const lines = () => warn.mock.calls.map(([m]) => String(m)).filter((m) => m.includes(`after order edit ${editId}`));
+    let logged: string[] | undefined;
+    try {
+      await s.container.resolve("orderEditService").confirm(editId);
+      // The order-edit.confirmed event reaches the plugin's subscriber through Medusa's staged jobs.
+      logged = await waitFor(() => (lines().length ? lines() : undefined), { timeout: 15_000 });
+    } finally {
+      warn.mockRestore();
+    }
+    expect(logged).toEqual([
+      `klarna: order ${order.id} totals ${total} after order edit ${editId}, but Klarna order ${klarnaOrderId} authorises ${order.total} ` +
+        `and Medusa's payment ${order.total}: confirm order edits through the admin route so the plugin updates Klarna's authorisation.`,
+    ]);
+    expect((await s.admin().get(`/admin/orders/${order.id}`)).body.order.total).toBe(total);
+    expect(await authorizationPatches()).toEqual([]);
+    expect(await klarnaOrder(klarnaOrderId)).toMatchObject({ order_amount: order.total, remaining_authorized_amount: order.total });
+    expect(await payment(order.id)).toMatchObject({ amount: order.total });
+  });
 });
 
 describe("cancel after a capture", () => {
@@ -437,6 +554,40 @@ describe("pending orders Klarna decides later need no shopper action", () => {
     await s.k.control("GET", `/notifications?order_id=${klarnaOrderId}&wait_ms=10000`);
     expect((await notify(klarnaOrderId)).status).toBe(200);
     expect(await ordersOfCart(cartId)).toHaveLength(1);
+    expect(await s.db.query(`SELECT id FROM payment WHERE cart_id = $1`, [cartId])).toHaveLength(1);
+    await expectBooksAgree(s, klarnaOrderId);
+  });
+
+  it("Klarna unreachable: the notification is answered 500, Klarna sends it again, and once Klarna answers the cart completes into one order", async () => {
+    const { cartId, klarnaOrderId } = await pendingCart();
+    await s.k.control("DELETE", "/journal");
+    // Time between Klarna's tries for the test to bring Klarna back.
+    await s.k.control("PATCH", "/settings", { notification_retry_delays_ms: [1500, 1500] });
+    // Klarna's Order Management cannot be reached: every read of the order loses its connection.
+    const orderPath = `/ordermanagement/v1/orders/${klarnaOrderId}`;
+    await s.k.control("POST", "/faults", { method: "GET", path: orderPath, drop: "before", times: 100 });
+    await s.k.control("POST", `/orders/${klarnaOrderId}/fraud-decision`, { fraud_status: "ACCEPTED" });
+    const first = await waitFor(async () => {
+      const { notifications } = await s.k.control("GET", `/notifications?order_id=${klarnaOrderId}`);
+      return notifications[0]?.tries.length ? notifications[0] : undefined;
+    });
+    expect(first).toMatchObject({ state: "pending", tries: [{ status_code: 500 }] });
+    const direct = await notify(klarnaOrderId);
+    expect(direct.status).toBe(500);
+    expect(direct.body).toEqual({ type: "unexpected_state", message: "The notification could not be processed now. Send it again later." });
+    const reads = (await journal()).filter((e) => e.method === "GET" && e.path === orderPath);
+    expect(reads.length).toBeGreaterThanOrEqual(2);
+    expect(reads.every((e) => e.outcome === "dropped_before")).toBe(true);
+    expect(await ordersOfCart(cartId)).toEqual([]);
+
+    // Klarna answers again: its next try of the same notification completes the cart.
+    await s.k.control("DELETE", "/faults");
+    const { notifications } = await s.k.control("GET", `/notifications?order_id=${klarnaOrderId}&wait_ms=10000`);
+    expect(notifications).toHaveLength(1);
+    expect(notifications[0]).toMatchObject({ state: "delivered", tries: [{ status_code: 500 }, { status_code: 200 }] });
+    const orders = await ordersOfCart(cartId);
+    expect(orders).toHaveLength(1);
+    expect((await payment(orders[0].id)).data).toMatchObject({ order_id: klarnaOrderId, fraud_status: "ACCEPTED" });
     expect(await s.db.query(`SELECT id FROM payment WHERE cart_id = $1`, [cartId])).toHaveLength(1);
     await expectBooksAgree(s, klarnaOrderId);
   });
