@@ -6,6 +6,7 @@ import {
   klarnaPosts,
   ledgerRows,
   loseRefundAnswers,
+  ok,
   orderWithReturn,
   receive,
   requestReturn,
@@ -391,6 +392,55 @@ describe("manual refunds keep their identity", () => {
     const b = await expectBooksAgree(s, klarnaOrderId);
     expect(b.klarna.refunds.map((r) => r.refunded_amount)).toEqual([500, 2618, 500]);
     expect(b.klarna.refunds.map((r) => r.reference)).toEqual([`${order.id}/refund-1`, ret.id, `${order.id}/refund-2`]);
+  });
+});
+
+describe("what Medusa recorded is read per refund, from the payment's data", () => {
+  it("a refund of the same amount Medusa holds from before the plugin does not make a retry look recorded: Klarna refunds once", async () => {
+    const { order, klarnaOrderId } = await orderWithReturn(s);
+    // 5.00 refunded before this plugin (the old Klarna plugin): Medusa has the row, the plugin has no entry for it.
+    await s.db.query(`INSERT INTO refund (id, order_id, amount, reason, note) VALUES ($1, $2, 500, 'other', 'refunded by the old Klarna plugin')`, [
+      `ref_legacy_${uuidv4()}`,
+      order.id,
+    ]);
+    const refund = () => s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 500, reason: "other" });
+    await loseRefundAnswers(s);
+    expect((await refund()).status).toBeGreaterThanOrEqual(400);
+    await s.k.control("DELETE", "/faults");
+    expect((await refund()).status).toBe(200);
+    const b = await books(s, klarnaOrderId);
+    expect(b.klarna.refunds.map((r) => [r.reference, r.refunded_amount])).toEqual([[`${order.id}/refund-1`, 500]]);
+    expect(b.medusa.refunds.map((r) => r.amount)).toEqual([500, 500]);
+  });
+
+  it("adopting a Klarna refund that Medusa committed although the ledger never heard of it is refused: Medusa records it once", async () => {
+    const { order, klarnaOrderId } = await orderWithReturn(s);
+    await endNotWritten(klarnaOrderId, () => s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 500, reason: "other" }));
+    const [klarnaRefund] = (await books(s, klarnaOrderId)).klarna.refunds;
+    const adopt = await s.admin().post(`/admin/klarna/orders/${order.id}/adopt-refund`, { klarna_refund_id: klarnaRefund.refund_id });
+    expect({ status: adopt.status, message: adopt.body.message }).toEqual({
+      status: 422,
+      message: `Medusa already records Klarna refund ${klarnaRefund.refund_id}. Nothing was recorded again.`,
+    });
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.medusa.refunds.map((r) => r.amount)).toEqual([500]);
+  }, 60_000);
+
+  it("a return received without its refund after Klarna refunded is not taken as recorded: the next refund says to record Klarna's first", async () => {
+    const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);
+    await rollback.arm(order.id);
+    expect((await receive(s, ret.id, items)).status).toBe(500);
+    await rollback.disarm();
+    // The admin receives the return again, refunding nothing: Medusa records the return, not Klarna's refund.
+    expect((await receive(s, ret.id, items, 0)).status).toBe(200);
+    const [klarnaRefund] = (await books(s, klarnaOrderId)).klarna.refunds;
+    const blocked = await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 500, reason: "other" });
+    expect(blocked.status).toBe(400);
+    expect(blocked.body.message).toContain(`adopt-refund with {"klarna_refund_id":"${klarnaRefund.refund_id}"}`);
+    ok(await s.admin().post(`/admin/klarna/orders/${order.id}/adopt-refund`, { klarna_refund_id: klarnaRefund.refund_id }), "adopt");
+    expect((await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 500, reason: "other" })).status).toBe(200);
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.medusa.refunds.map((r) => r.amount)).toEqual([2618, 500]);
   });
 });
 

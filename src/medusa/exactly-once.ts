@@ -21,6 +21,7 @@ import {
 } from "./refund-decision";
 import { currentRequestScope, RequestScope, ScopeOutcome } from "./request-context";
 import { Identity, PlanContext, RefundIntents, ResolvedIntent } from "./refund-intents";
+import type { MedusaRecordedRefund, StoreQueries } from "./store-queries";
 
 /** What the processor keeps in Medusa's payment data about the Klarna order. */
 export interface KlarnaPaymentData {
@@ -36,6 +37,8 @@ export interface KlarnaPaymentData {
 export interface RefundOutcome {
   /** The refund's ledger entry, as Klarna made it (made now, or earlier and reused). */
   row: LedgerRow;
+  /** The refunds Medusa had committed on the Klarna order, read under its lease (payment data entries). */
+  committed: MedusaRecordedRefund[];
 }
 
 /**
@@ -61,6 +64,7 @@ export class RefundExecutor {
       ledger: RefundLedger;
       leases: OrderLeases;
       intents: RefundIntents;
+      queries: StoreQueries;
       client: KlarnaClient;
       options: KlarnaPluginOptions;
       log?: (message: string) => void;
@@ -90,29 +94,42 @@ export class RefundExecutor {
     const planContext = await this.planContext(klarnaOrderId, data);
     const lease = await this.acquire(klarnaOrderId, intent, scope);
     try {
-      let id = intent.identify(lease.rows, lease.manualMax);
-      if (intent.adopts) return await this.adoptKlarnaRefund(lease, intent, id, scope);
-      let own = lease.rows.find((r) => r.intent === id.intent) ?? null;
-      // An earlier attempt of this intent that Medusa committed after all is done: a manual refund of
-      // the same amount then is the order's next one; anything else is refused as a duplicate.
-      for (let i = 0; i <= lease.rows.length; i++) {
-        const settled = await this.settleRetry(lease, id, own, scope);
-        if (settled === own) break;
-        own = settled;
-        const next = intent.identify(lease.rows, lease.manualMax);
-        if (next.intent === id.intent) break;
-        id = next;
-        own = lease.rows.find((r) => r.intent === id.intent) ?? null;
-      }
-      // A refund Klarna already made for this intent moves no money: nothing earlier needs settling.
-      if (own?.status !== "succeeded") {
-        const adopted = await this.settleEarlier(lease, intent, id, own, scope);
-        if (adopted) return adopted;
-      }
-      return await this.run(lease, intent, id, own, planContext, scope);
+      const { row } = await this.refundUnderLease(lease, intent, planContext, scope);
+      const committed = await this.deps.queries.medusaRecordedRefunds(klarnaOrderId, {
+        cartId: typeof data.cart_id === "string" ? data.cart_id : undefined,
+      });
+      return { row, committed };
     } finally {
       if (!scope) await this.finish(lease, undefined);
     }
+  }
+
+  private async refundUnderLease(
+    lease: HeldLease,
+    intent: ResolvedIntent,
+    planContext: PlanContext,
+    scope?: RequestScope,
+  ): Promise<{ row: LedgerRow }> {
+    let id = intent.identify(lease.rows, lease.manualMax);
+    if (intent.adopts) return await this.adoptKlarnaRefund(lease, intent, id, scope);
+    let own = lease.rows.find((r) => r.intent === id.intent) ?? null;
+    // An earlier attempt of this intent that Medusa committed after all is done: a manual refund of
+    // the same amount then is the order's next one; anything else is refused as a duplicate.
+    for (let i = 0; i <= lease.rows.length; i++) {
+      const settled = await this.settleRetry(lease, id, own, scope);
+      if (settled === own) break;
+      own = settled;
+      const next = intent.identify(lease.rows, lease.manualMax);
+      if (next.intent === id.intent) break;
+      id = next;
+      own = lease.rows.find((r) => r.intent === id.intent) ?? null;
+    }
+    // A refund Klarna already made for this intent moves no money: nothing earlier needs settling.
+    if (own?.status !== "succeeded") {
+      const adopted = await this.settleEarlier(lease, intent, id, own, scope);
+      if (adopted) return adopted;
+    }
+    return await this.run(lease, intent, id, own, planContext, scope);
   }
 
   /** Takes the order's lease; inside a request it is released when the request ends (finish). */
@@ -156,7 +173,9 @@ export class RefundExecutor {
    */
   private async settleRetry(lease: HeldLease, id: Identity, own: LedgerRow | null, scope?: RequestScope): Promise<LedgerRow | null> {
     if (!own || scope?.entries.has(own.id)) return own;
-    const until = Date.now() + (scope ? 0 : this.deps.options.concurrent_wait_ms);
+    // A refund made without a request (started by code) is written before Medusa commits it: its
+    // transaction may still be committing, inside a request or not. Wait for it up to concurrent_wait_ms.
+    const until = Date.now() + this.deps.options.concurrent_wait_ms;
     let row = own;
     let ctx: EarlierContext | null = null;
     let observation: Parameters<typeof decideRetry>[2] = { kind: "start" };
@@ -216,7 +235,7 @@ export class RefundExecutor {
     id: Identity,
     own: LedgerRow | null,
     scope?: RequestScope,
-  ): Promise<RefundOutcome | undefined> {
+  ): Promise<{ row: LedgerRow } | undefined> {
     const { ledger, intents } = this.deps;
     let order: Order | null | undefined; // undefined: not read yet; null: Klarna could not be read
     const readOrder = async () => {
@@ -311,7 +330,7 @@ export class RefundExecutor {
         }
         return new KlarnaPluginRefusal(
           "EARLIER_REFUND_UNRECORDED",
-          `Klarna already refunded ${money} for ${label} (Klarna refund ${row.klarna_refund_id}), which Medusa never recorded${row.kind === "return" ? `; the return was canceled` : ""}. Nothing was sent. ` +
+          `Klarna already refunded ${money} for ${label} (Klarna refund ${row.klarna_refund_id}), which Medusa never recorded${row.kind === "return" ? `; its return was canceled, or received without this refund` : ""}. Nothing was sent. ` +
             `Record that refund first: POST /admin/klarna/orders/${row.order_id}/adopt-refund with {"klarna_refund_id":"${row.klarna_refund_id}"} (or "Record refund" in the order's Klarna panel), then try again.`,
           refs,
         );
@@ -339,7 +358,7 @@ export class RefundExecutor {
     own: LedgerRow | null,
     firstContext: PlanContext,
     scope?: RequestScope,
-  ): Promise<RefundOutcome> {
+  ): Promise<{ row: LedgerRow }> {
     const { ledger, client } = this.deps;
     let row = own;
     let planContext = firstContext;
@@ -423,7 +442,7 @@ export class RefundExecutor {
     id: Identity,
     scope?: RequestScope,
     afterFailure = false,
-  ): Promise<RefundOutcome> {
+  ): Promise<{ row: LedgerRow }> {
     const { ledger } = this.deps;
     scope?.entries.add(row.id);
     if (via === "ledger") {
@@ -565,7 +584,7 @@ export class RefundExecutor {
   // ---- adopting a refund Klarna made --------------------------------------------------------
 
   /** Records in Medusa a refund Klarna already made (admin route adopt-refund): nothing is sent. */
-  private async adoptKlarnaRefund(lease: HeldLease, intent: ResolvedIntent, id: Identity, scope?: RequestScope): Promise<RefundOutcome> {
+  private async adoptKlarnaRefund(lease: HeldLease, intent: ResolvedIntent, id: Identity, scope?: RequestScope): Promise<{ row: LedgerRow }> {
     const klarnaRefundId = String(intent.adopts);
     const order = await this.deps.client.getOrder(lease.klarnaOrderId);
     const refund = order.refunds.find((r) => r.refund_id === klarnaRefundId);
@@ -577,12 +596,21 @@ export class RefundExecutor {
       );
     }
     const all = await this.deps.ledger.rowsForOrder(lease.klarnaOrderId);
-    const recorded = all.find((r) => r.klarna_refund_id === klarnaRefundId && (r.medusa_state === "recorded" || r.medusa_state === "adopted"));
-    if (recorded) {
+    const inMedusa = (await this.deps.queries.medusaRecordedRefunds(lease.klarnaOrderId, { orderId: intent.order_id })).find(
+      (r) => r.klarna_refund_id === klarnaRefundId,
+    );
+    const recorded =
+      all.find((r) => r.klarna_refund_id === klarnaRefundId && (r.medusa_state === "recorded" || r.medusa_state === "adopted")) ??
+      (inMedusa && all.find((r) => r.intent === inMedusa.intent));
+    if (recorded || inMedusa) {
+      // The ledger may not know yet that Medusa committed it (a request whose end was lost): Medusa's payment data tells.
+      const what = recorded && recorded.kind !== "adoption" ? ` (for ${earlierLabel(recorded)})` : "";
       throw new KlarnaPluginRefusal(
         "ALREADY_REFUNDED",
-        `Medusa already records Klarna refund ${klarnaRefundId}${recorded.kind === "adoption" ? "" : ` (for ${earlierLabel(recorded)})`}. Nothing was recorded again.`,
-        { ledger_id: recorded.id },
+        `Medusa already records Klarna refund ${klarnaRefundId}${what}. Nothing was recorded again.`,
+        {
+          ledger_id: recorded?.id,
+        },
       );
     }
     const madeFor = all.filter(

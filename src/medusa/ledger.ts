@@ -1,5 +1,5 @@
 import { v4 as uuidv4 } from "uuid";
-import { MANUAL_KINDS_SQL, type LedgerEntry, type RefundKind } from "../models/ledger-entry";
+import type { LedgerEntry, RefundKind } from "../models/ledger-entry";
 import type { RowView } from "./refund-decision";
 import { PluginDatabase } from "./plugin-db";
 
@@ -145,16 +145,6 @@ export class RefundLedger {
       [id, note ?? null, ...values],
     );
     return row;
-  }
-
-  /** Manual refunds of an amount on the Klarna order that Medusa has recorded. */
-  async recordedManualCount(klarnaOrderId: string, amount: number): Promise<number> {
-    const rows = await this.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM klarna_refund WHERE klarna_order_id = $1 AND amount = $2
-          AND ${MANUAL_KINDS_SQL} AND medusa_state = 'recorded'`,
-      [klarnaOrderId, amount],
-    );
-    return Number(rows[0]?.n ?? 0);
   }
 
   async find(klarnaOrderId: string, intent: string): Promise<LedgerRow | null> {

@@ -69,6 +69,7 @@ export class KlarnaPlugin {
       ledger: this.ledger,
       leases: this.leases,
       intents: this.intents,
+      queries: this.queries,
       client,
       options,
       log,

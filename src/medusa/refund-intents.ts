@@ -8,7 +8,6 @@ import { KlarnaPluginRefusal } from "./payment-error";
 import type { EarlierContext } from "./refund-decision";
 import { currentRequestScope, RequestContext, RequestScope } from "./request-context";
 import { planItems, shippingCharge } from "./return-lines";
-import { ADOPTION_NOTE, FEE_WAIVER_NOTE } from "./identifiers";
 import { OrderRow, StoreQueries } from "./store-queries";
 
 /**
@@ -44,8 +43,6 @@ export interface ResolvedIntent extends Omit<LedgerIntent, "intent"> {
   /** A refund Klarna already made, to be recorded in Medusa without sending anything (adoption). */
   adopts?: string;
 }
-
-
 
 export class RefundIntents {
   constructor(
@@ -98,41 +95,25 @@ export class RefundIntents {
   async earlierContext(row: LedgerRow): Promise<EarlierContext> {
     const q = this.queries;
     const resource = row.resource_id ?? "";
+    // Medusa committed this entry's refund exactly when its payment data carries the entry's intent.
+    const recordedInMedusa = (await q.medusaRecordedRefunds(row.klarna_order_id, { orderId: row.order_id })).some((r) => r.intent === row.intent);
     switch (row.kind) {
       case "return": {
         const status = await q.returnStatus(resource);
-        return { recordedInMedusa: status === "received", retryable: status === "requested" || status === "requires_action" };
+        return { recordedInMedusa, retryable: status === "requested" || status === "requires_action" };
       }
       case "claim": {
         const claim = await q.claimState(resource);
-        return {
-          recordedInMedusa: claim?.payment_status === "refunded",
-          retryable: Boolean(claim && !claim.canceled_at && claim.payment_status !== "refunded"),
-        };
+        return { recordedInMedusa, retryable: Boolean(claim && !claim.canceled_at && claim.payment_status !== "refunded") };
       }
       case "swap": {
         const swap = await q.swapState(resource);
-        return {
-          recordedInMedusa: swap?.payment_status === "difference_refunded",
-          retryable: Boolean(swap && !swap.canceled_at && swap.payment_status !== "difference_refunded"),
-        };
+        return { recordedInMedusa, retryable: Boolean(swap && !swap.canceled_at && swap.payment_status !== "difference_refunded") };
       }
-      case "fee_waiver": {
-        const n = row.order_id ? await q.refundsWithNote(row.order_id, FEE_WAIVER_NOTE(resource)) : 0;
-        return { recordedInMedusa: n > 0, retryable: true };
-      }
-      case "adoption": {
-        const n = row.order_id && row.klarna_refund_id ? await q.refundsWithNote(row.order_id, ADOPTION_NOTE(row.klarna_refund_id)) : 0;
-        return { recordedInMedusa: n > 0, retryable: true };
-      }
-      default: {
-        // A manual refund carries nothing of ours in Medusa: count Medusa's manual refunds of its
-        // amount against the ledger's recorded ones of that amount. Refunding the same amount again is
-        // its retry (it is recognised by its amount: identify() below).
-        const medusa = row.order_id ? await q.manualRefunds(row.order_id, row.amount) : 0;
-        const ledger = await this.ledger.recordedManualCount(row.klarna_order_id, row.amount);
-        return { recordedInMedusa: medusa > ledger, retryable: true };
-      }
+      default:
+        // A fee give-back, an adoption, a manual refund: asked for again by the admin (a manual
+        // refund is recognised by its amount: identify() below).
+        return { recordedInMedusa, retryable: true };
     }
   }
 
@@ -281,7 +262,11 @@ export class RefundIntents {
       identify: (rows, manualMax) => {
         const retry = rows.find(
           (r) =>
-            MANUAL_KINDS.includes(r.kind) && r.amount === amount && r.status !== "failed" && r.medusa_state !== "recorded" && r.medusa_state !== "adopted",
+            MANUAL_KINDS.includes(r.kind) &&
+            r.amount === amount &&
+            r.status !== "failed" &&
+            r.medusa_state !== "recorded" &&
+            r.medusa_state !== "adopted",
         );
         const n = retry ? Number(retry.intent.split(":").pop()) : manualMax + 1;
         return {

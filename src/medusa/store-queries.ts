@@ -1,4 +1,4 @@
-import { ADOPTION_NOTE, FEE_WAIVER_NOTE, PROVIDER_ID } from "./identifiers";
+import { PROVIDER_ID } from "./identifiers";
 import { PluginDatabase } from "./plugin-db";
 
 /**
@@ -191,19 +191,22 @@ export class StoreQueries {
     );
     return rows[0] ? Number(rows[0].amount) : undefined;
   }
-  /** Medusa refunds of an order with this note (the plugin's own notes name what they were for). */
-  async refundsWithNote(orderId: string, note: string): Promise<number> {
-    const rows = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM refund WHERE order_id = $1 AND note = $2`, [orderId, note]);
-    return Number(rows[0]?.n ?? 0);
-  }
-  /** Medusa refunds of an order made by hand (not a return, claim or swap, nor one the plugin named), of an amount. */
-  async manualRefunds(orderId: string, amount: number): Promise<number> {
-    const rows = await this.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM refund WHERE order_id = $1 AND amount = $2 AND reason NOT IN ('return', 'claim', 'swap')
-          AND (note IS NULL OR (note NOT LIKE $3 AND note NOT LIKE $4))`,
-      [orderId, amount, FEE_WAIVER_NOTE("%"), ADOPTION_NOTE("%")],
+  /**
+   * The refunds Medusa committed on a Klarna order, as the processor answered them: Medusa saves that
+   * answer (`payment.data.refunds`, one entry per refund with its ledger intent) in the transaction
+   * that writes its refund row (PaymentProviderService.refundPayment), so an entry exists exactly when
+   * Medusa recorded the refund. `of` narrows the search to the Medusa order's or the cart's payments
+   * (indexed columns); the Klarna order id alone scans every payment.
+   */
+  async medusaRecordedRefunds(klarnaOrderId: string, of: { orderId?: string | null; cartId?: string | null } = {}): Promise<MedusaRecordedRefund[]> {
+    const narrow = of.orderId ? `AND p.order_id = $2` : of.cartId ? `AND p.cart_id = $2` : "";
+    const rows = await this.db.query<{ refunds: MedusaRecordedRefund[] | null }>(
+      `SELECT COALESCE(jsonb_agg(e), '[]') AS refunds
+         FROM payment p, jsonb_array_elements(CASE WHEN jsonb_typeof(p.data->'refunds') = 'array' THEN p.data->'refunds' ELSE '[]' END) e
+        WHERE p.provider_id = '${PROVIDER_ID}' AND p.data->>'order_id' = $1 ${narrow}`,
+      narrow ? [klarnaOrderId, of.orderId || of.cartId] : [klarnaOrderId],
     );
-    return Number(rows[0]?.n ?? 0);
+    return rows[0]?.refunds ?? [];
   }
   /**
    * Medusa's books of a Klarna order: its captured Klarna payments, and their refunds (Medusa's
@@ -319,6 +322,14 @@ export class StoreQueries {
     );
     return rows.map((r) => r.id);
   }
+}
+
+/** One refund as Medusa committed it (an entry of `payment.data.refunds`, services/klarna.ts refundPayment). */
+export interface MedusaRecordedRefund {
+  klarna_refund_id: string;
+  amount: number;
+  intent: string;
+  idempotency_key: string;
 }
 
 export interface MedusaBooks {

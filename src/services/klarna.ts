@@ -200,9 +200,14 @@ class KlarnaPaymentProcessor extends AbstractPaymentProcessor {
   async refundPayment(paymentSessionData: Data, refundAmount: number): Promise<PaymentProcessorError | Data> {
     const data = paymentSessionData as KlarnaPaymentData & Data;
     try {
-      const { row } = await this.plugin().refunds.refund(data, refundAmount);
-      const refunds = [...(Array.isArray(data.refunds) ? data.refunds : [])];
-      if (!refunds.some((r) => r.klarna_refund_id === row.klarna_refund_id)) {
+      const { row, committed } = await this.plugin().refunds.refund(data, refundAmount);
+      // Medusa saves what this returns over the payment's data. `data` was read before this refund
+      // waited for the Klarna order's lease, so a refund committed meanwhile may be missing from it:
+      // start from the committed entries (read under the lease), then add this one. The entries say
+      // which refunds Medusa recorded (StoreQueries.medusaRecordedRefunds).
+      const refunds = [...committed];
+      for (const r of Array.isArray(data.refunds) ? data.refunds : []) if (!refunds.some((c) => c.intent === r.intent)) refunds.push(r);
+      if (!refunds.some((r) => r.intent === row.intent)) {
         refunds.push({
           klarna_refund_id: String(row.klarna_refund_id),
           amount: row.amount,

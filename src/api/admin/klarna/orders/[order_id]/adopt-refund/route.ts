@@ -3,7 +3,7 @@ import { formatMoney } from "../../../../../../klarna/money";
 import { ADOPTION_NOTE, PROCESSOR_KEY } from "../../../../../../medusa/identifiers";
 import type KlarnaPaymentProcessor from "../../../../../../services/klarna";
 import { createRefundInOwnTransaction } from "../../../create-refund";
-import { duplicate, notAllowed, notFound } from "../../../http-error";
+import { notAllowed, notFound } from "../../../http-error";
 
 /**
  * POST /admin/klarna/orders/:order_id/adopt-refund  { "klarna_refund_id": "…" }
@@ -26,16 +26,13 @@ export const POST = async (req: MedusaRequest, res: MedusaResponse): Promise<voi
   const klarnaOrder = await plugin.client.getOrder(payment.klarna_order_id);
   const refund = klarnaOrder.refunds.find((r) => r.refund_id === klarnaRefundId);
   if (!refund) throw notFound(`Klarna order ${payment.klarna_order_id} has no refund ${klarnaRefundId}.`);
-  const rows = await plugin.ledger.rowsForOrder(payment.klarna_order_id);
-  if (rows.some((r) => r.klarna_refund_id === klarnaRefundId && (r.medusa_state === "recorded" || r.medusa_state === "adopted"))) {
-    throw duplicate(`Medusa already records Klarna refund ${klarnaRefundId}.`);
-  }
-
+  // Already recorded in Medusa (by the ledger or by Medusa's payment data): the plugin refuses it
+  // before anything is written, and the admin gets 422.
   await createRefundInOwnTransaction(
     req.scope,
     { kind: "adoption", order_id: orderId, klarna_refund_id: klarnaRefundId },
     { orderId, amount: refund.refunded_amount, note: ADOPTION_NOTE(klarnaRefundId) },
-    `Medusa already records Klarna refund ${klarnaRefundId} (recorded by another request). Nothing was recorded again.`,
+    `Medusa already records Klarna refund ${klarnaRefundId}. Nothing was recorded again.`,
   );
   const updated = await orderService.retrieveWithTotals(orderId, { relations: ["refunds"] });
   res.status(200).json({
