@@ -426,6 +426,19 @@ describe("what Medusa recorded is read per refund, from the payment's data", () 
     expect(b.medusa.refunds.map((r) => r.amount)).toEqual([500]);
   }, 60_000);
 
+  it("two refunds of one payment at once: the payment's data keeps both", async () => {
+    const { order, klarnaOrderId } = await orderWithReturn(s);
+    const refund = (amount: number) => s.admin().post(`/admin/orders/${order.id}/refund`, { amount, reason: "other" });
+    const answers = await Promise.all([refund(500), refund(700)]);
+    expect(answers.map((a) => [a.status, a.body.message])).toEqual([
+      [200, undefined],
+      [200, undefined],
+    ]);
+    const [payment] = await s.db.query(`SELECT data->'refunds' AS refunds FROM payment WHERE order_id = $1`, [order.id]);
+    expect(payment.refunds.map((r: any) => r.amount).sort()).toEqual([500, 700]);
+    await expectBooksAgree(s, klarnaOrderId);
+  });
+
   it("a return received without its refund after Klarna refunded is not taken as recorded: the next refund says to record Klarna's first", async () => {
     const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);
     await rollback.arm(order.id);
