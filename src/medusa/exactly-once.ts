@@ -93,12 +93,15 @@ export class RefundExecutor {
     );
     const planContext = await this.planContext(klarnaOrderId, data);
     const lease = await this.acquire(klarnaOrderId, intent, scope);
+    // What Medusa has committed on this order: every earlier holder of the lease committed or rolled
+    // back before letting go, so it is read now, while the refund goes on.
+    const committed = this.deps.queries.medusaRecordedRefunds(klarnaOrderId, {
+      cartId: typeof data.cart_id === "string" ? data.cart_id : undefined,
+    });
+    committed.catch(() => undefined); // awaited below; a refund that throws first must not leave it unhandled
     try {
       const { row } = await this.refundUnderLease(lease, intent, planContext, scope);
-      const committed = await this.deps.queries.medusaRecordedRefunds(klarnaOrderId, {
-        cartId: typeof data.cart_id === "string" ? data.cart_id : undefined,
-      });
-      return { row, committed };
+      return { row, committed: await committed };
     } finally {
       if (!scope) await this.finish(lease, undefined);
     }
