@@ -2,7 +2,9 @@ import { v4 as uuidv4 } from "uuid";
 import { books, expectBooksAgree } from "../support/books";
 import { useRefundRollback } from "../support/refund-rollback";
 import {
+  capturedOrder,
   checkoutWithKlarna,
+  itemOf,
   klarnaPosts,
   ledgerRows,
   loseRefundAnswers,
@@ -454,6 +456,49 @@ describe("what Medusa recorded is read per refund, from the payment's data", () 
     expect((await s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 500, reason: "other" })).status).toBe(200);
     const b = await expectBooksAgree(s, klarnaOrderId);
     expect(b.medusa.refunds.map((r) => r.amount)).toEqual([2618, 500]);
+  });
+});
+
+describe("a claim whose refund rolled back after Klarna refunded", () => {
+  it("is retried with its Idempotency-Key: Medusa resumes that claim, even with a newer claim of the same amount, and nothing is sent twice", async () => {
+    const { order, klarnaOrderId } = await capturedOrder(s);
+    ok(
+      await s
+        .admin()
+        .post(`/admin/orders/${order.id}/fulfillment`, { items: order.items.map((i: any) => ({ item_id: i.id, quantity: i.quantity })) }),
+      "fulfil",
+    );
+    const claim = (variant: number, key?: string) => {
+      const req = s.admin().post(`/admin/orders/${order.id}/claims`, {
+        type: "refund",
+        refund_amount: 2000,
+        claim_items: [{ item_id: itemOf(order, s.seed.variants[variant].id).id, quantity: 1, reason: "production_failure" }],
+      });
+      return key ? req.set("Idempotency-Key", key) : req;
+    };
+    await rollback.arm(order.id);
+    const failed = await claim(0);
+    expect(failed.status).toBeGreaterThanOrEqual(400);
+    await rollback.disarm();
+    // Medusa answers every claim request with the key that resumes it (a key it did not issue is ignored).
+    const key = String(failed.headers["idempotency-key"]);
+    const [first] = (await books(s, klarnaOrderId)).klarna.refunds;
+    const [c1] = await s.db.query(`SELECT id FROM claim_order WHERE idempotency_key = $1`, [key]);
+
+    // A newer claim of the same amount waits, and says how to finish the first.
+    const blocked = await claim(1);
+    expect(blocked.status).toBe(400);
+    expect(blocked.body.message).toContain(`claim ${c1.id}`);
+    expect(blocked.body.message).toContain(`Idempotency-Key ${key}`);
+    expect(blocked.body.message).toContain(`adopt-refund with {"klarna_refund_id":"${first.refund_id}"}`);
+
+    await s.k.control("DELETE", "/journal");
+    ok(await claim(0, key), "retry the first claim");
+    expect(await klarnaPosts(s, "/refunds")).toHaveLength(0);
+    const [c1After] = await s.db.query(`SELECT payment_status FROM claim_order WHERE id = $1`, [c1.id]);
+    expect(c1After.payment_status).toBe("refunded");
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.klarna.refunds.map((r) => r.reference)).toEqual([c1.id]);
   });
 });
 

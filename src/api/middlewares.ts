@@ -53,7 +53,7 @@ const ROUTES: Array<{ matcher: string; pattern: RegExp; context: ContextOf }> = 
   {
     matcher: "/admin/orders/:id/claims",
     pattern: /^\/admin\/orders\/([^/?#]+)\/claims\/?(?:[?#].*)?$/,
-    context: (_req, m) => ({ kind: "claim", order_id: decodeURIComponent(m[1]) }),
+    context: (req, m) => ({ kind: "claim", order_id: decodeURIComponent(m[1]), idempotency_key: str(req.get("Idempotency-Key")) }),
   },
   {
     matcher: "/admin/orders/:id/swaps/:swap_id/process-payment",

@@ -324,6 +324,17 @@ export class RefundExecutor {
     const refs = { klarna_refund_id: row.klarna_refund_id, ledger_id: row.id };
     switch (d.reason) {
       case "record_earlier_first":
+        if (ctx?.retryable && row.kind === "claim") {
+          // Medusa's dashboard cannot retry a claim: its request can be sent again, or Klarna's refund recorded.
+          const resume = ctx.resumeKey ? ` with the header Idempotency-Key ${ctx.resumeKey}` : " with the Idempotency-Key Medusa answered it with";
+          return new KlarnaPluginRefusal(
+            "EARLIER_REFUND_UNRECORDED",
+            `Klarna already refunded ${money} for ${label} (Klarna refund ${row.klarna_refund_id}), which Medusa has not recorded yet. Nothing was sent. ` +
+              `Finish it first (nothing will be sent to Klarna again): send its request POST /admin/orders/${row.order_id}/claims again${resume} (Medusa resumes claim ${row.resource_id}), ` +
+              `or record Klarna's refund as a refund of the order: POST /admin/klarna/orders/${row.order_id}/adopt-refund with {"klarna_refund_id":"${row.klarna_refund_id}"} ("Record refund" in the order's Klarna panel). Then try again.`,
+            refs,
+          );
+        }
         if (ctx?.retryable) {
           return new KlarnaPluginRefusal(
             "EARLIER_REFUND_UNRECORDED",
@@ -686,8 +697,6 @@ function retryHint(row: LedgerRow): string {
   switch (row.kind) {
     case "return":
       return `Receive return ${row.resource_id}`;
-    case "claim":
-      return `Retry claim ${row.resource_id}`;
     case "swap":
       return `Retry the payment of exchange ${row.resource_id}`;
     case "fee_waiver":

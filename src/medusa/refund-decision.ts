@@ -175,10 +175,12 @@ function onLookAfterAnswer(look: OrderLook): Decision {
 
 /** What Medusa shows of the thing an earlier refund was for. */
 export interface EarlierContext {
-  /** Medusa has recorded that refund (the return received, the claim refunded, …). */
+  /** Medusa has recorded that refund (its payment data carries it). */
   recordedInMedusa: boolean;
   /** It can still be recorded by retrying it (a requested return, an open claim). */
   retryable: boolean;
+  /** The Idempotency-Key that resumes the Medusa request which asked for it (a claim's), for the admin's message. */
+  resumeKey?: string | null;
 }
 
 export type EarlierDecision =

@@ -58,7 +58,10 @@ export class RefundIntents {
       case "return":
         return this.returnIntent(klarnaOrderId, ctx.return_id, amount, "request:receive-return", ctx.items);
       case "claim": {
-        const claim = await q.claimForRefund(ctx.order_id, amount);
+        // A retry sends the claim request again with Medusa's Idempotency-Key: that claim; else the newest of this amount.
+        const claim =
+          (ctx.idempotency_key ? await q.claimByIdempotencyKey(ctx.order_id, ctx.idempotency_key) : undefined) ??
+          (await q.claimForRefund(ctx.order_id, amount));
         if (claim) return this.claimIntent(klarnaOrderId, ctx.order_id, claim.id, amount);
         return this.manualIntent(klarnaOrderId, ctx.order_id, amount, "unattributed", "request:claim-without-match");
       }
@@ -104,7 +107,11 @@ export class RefundIntents {
       }
       case "claim": {
         const claim = await q.claimState(resource);
-        return { recordedInMedusa, retryable: Boolean(claim && !claim.canceled_at && claim.payment_status !== "refunded") };
+        return {
+          recordedInMedusa,
+          retryable: Boolean(claim && !claim.canceled_at && claim.payment_status !== "refunded"),
+          resumeKey: claim?.idempotency_key,
+        };
       }
       case "swap": {
         const swap = await q.swapState(resource);

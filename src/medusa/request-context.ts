@@ -8,7 +8,8 @@ import { AsyncLocalStorage } from "async_hooks";
  */
 export type RequestContext =
   | { kind: "return"; return_id: string; items?: Array<{ item_id: string; quantity: number }>; refund?: number }
-  | { kind: "claim"; order_id: string }
+  /** `idempotency_key`: the request's Idempotency-Key header: a retry names the claim it resumes. */
+  | { kind: "claim"; order_id: string; idempotency_key?: string }
   | { kind: "swap"; order_id: string; swap_id: string }
   | { kind: "order_refund"; order_id: string; reason?: string; note?: string }
   | { kind: "payment_refund"; payment_id: string; reason?: string; note?: string }

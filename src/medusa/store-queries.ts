@@ -150,6 +150,15 @@ export class StoreQueries {
     return rows[0];
   }
 
+  /** The refund claim a request with this Idempotency-Key created (Medusa resumes that claim when the key is sent again). */
+  async claimByIdempotencyKey(orderId: string, key: string): Promise<{ id: string; refund_amount: number } | undefined> {
+    const rows = await this.db.query<{ id: string; refund_amount: number }>(
+      `SELECT id, refund_amount FROM claim_order WHERE order_id = $1 AND idempotency_key = $2 AND type = 'refund' AND canceled_at IS NULL`,
+      [orderId, key],
+    );
+    return rows[0];
+  }
+
   async claimLines(claimId: string): Promise<LineRow[]> {
     return this.db.query<LineRow>(
       `SELECT ${StoreQueries.LINE_COLUMNS}, ci.quantity
@@ -165,9 +174,9 @@ export class StoreQueries {
   async returnStatus(returnId: string): Promise<string | undefined> {
     return (await this.returnRow(returnId))?.status;
   }
-  async claimState(claimId: string): Promise<{ payment_status: string; canceled_at: Date | null } | undefined> {
-    const rows = await this.db.query<{ payment_status: string; canceled_at: Date | null }>(
-      `SELECT payment_status, canceled_at FROM claim_order WHERE id = $1`,
+  async claimState(claimId: string): Promise<{ payment_status: string; canceled_at: Date | null; idempotency_key: string | null } | undefined> {
+    const rows = await this.db.query<{ payment_status: string; canceled_at: Date | null; idempotency_key: string | null }>(
+      `SELECT payment_status, canceled_at, idempotency_key FROM claim_order WHERE id = $1`,
       [claimId],
     );
     return rows[0];
