@@ -502,6 +502,44 @@ describe("a claim whose refund rolled back after Klarna refunded", () => {
   });
 });
 
+describe("an error answer after Medusa committed the refund", () => {
+  it("a claim whose last stage fails after its refund committed: the ledger says recorded, as Medusa's payment data does", async () => {
+    const { order, klarnaOrderId } = await capturedOrder(s);
+    ok(
+      await s
+        .admin()
+        .post(`/admin/orders/${order.id}/fulfillment`, { items: order.items.map((i: any) => ({ item_id: i.id, quantity: i.quantity })) }),
+      "fulfil",
+    );
+    // Medusa's claim route commits the refund in one stage and finishes the request in another: make the last one fail.
+    await s.db.query(`
+      CREATE OR REPLACE FUNCTION test_fail_last_stage() RETURNS trigger AS $$
+      BEGIN
+        IF NEW.recovery_point = 'finished' AND NEW.request_path LIKE '%/claims' THEN RAISE EXCEPTION 'forced failure of the last stage'; END IF;
+        RETURN NEW;
+      END $$ LANGUAGE plpgsql`);
+    await s.db.query(`CREATE TRIGGER test_fail_last_stage BEFORE UPDATE ON idempotency_key FOR EACH ROW EXECUTE FUNCTION test_fail_last_stage()`);
+    let status: number;
+    try {
+      status = (
+        await s.admin().post(`/admin/orders/${order.id}/claims`, {
+          type: "refund",
+          refund_amount: 2000,
+          claim_items: [{ item_id: itemOf(order, s.seed.variants[0].id).id, quantity: 1, reason: "production_failure" }],
+        })
+      ).status;
+    } finally {
+      await s.db.query(`DROP TRIGGER IF EXISTS test_fail_last_stage ON idempotency_key`);
+    }
+    expect(status).toBeGreaterThanOrEqual(400);
+    const [claim] = await s.db.query(`SELECT id, payment_status FROM claim_order WHERE order_id = $1`, [order.id]);
+    expect(claim.payment_status).toBe("refunded");
+    const [row] = await ledgerRows(s, "resource_id = $1", [claim.id]);
+    expect(row).toMatchObject({ status: "succeeded", medusa_state: "recorded" });
+    await expectBooksAgree(s, klarnaOrderId);
+  });
+});
+
 describe("reconciliation", () => {
   it("a refund Klarna made whose Medusa transaction rolled back, and that nobody retries, is reported with both sides and what to do", async () => {
     const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);

@@ -1,5 +1,6 @@
 import { v4 as uuidv4 } from "uuid";
 import { MANUAL_KINDS_SQL } from "../models/ledger-entry";
+import { PROVIDER_ID } from "./identifiers";
 import { KlarnaPluginRefusal } from "./payment-error";
 import { LedgerRow, ROW_JSON, toRow } from "./ledger";
 import { PluginDatabase } from "./plugin-db";
@@ -23,6 +24,16 @@ export const HEARTBEAT_MS = 2500;
 export const STALE_S = 6;
 /** How long a request waits for a live holder before answering "busy". */
 export const WAIT_MS = 8000;
+
+/**
+ * Whether Medusa committed the refund of ledger row `r`: its payment data carries the row's intent
+ * (services/klarna.ts refundPayment; Medusa saves it with its refund row). $3: the request's own word,
+ * for a row without a Medusa order.
+ */
+const MEDUSA_STATE = `CASE WHEN EXISTS (
+    SELECT 1 FROM payment p WHERE p.order_id = r.order_id AND p.provider_id = '${PROVIDER_ID}' AND jsonb_typeof(p.data->'refunds') = 'array'
+       AND p.data->'refunds' @> jsonb_build_array(jsonb_build_object('intent', r.intent::text)))
+    OR (r.order_id IS NULL AND $3 = 'recorded') THEN 'recorded' ELSE 'not_recorded' END`;
 
 /**
  * The ledger entries an attempt needs (`relevant`): its own intent's, and every entry of the order that is not
@@ -219,18 +230,22 @@ export class HeldLease {
               [this.klarnaOrderId, this.token],
             );
           } else {
+            // What Medusa did with each refund is read from its payment data (StoreQueries.medusaRecordedRefunds):
+            // the request is over, so Medusa has committed or rolled back. The request's status ($3) only
+            // decides for an entry without a Medusa order.
             await this.db.query(
               `WITH made AS (
                  UPDATE klarna_refund r SET status = 'succeeded', klarna_refund_id = v.refund_id, error = NULL, correlation_id = NULL,
-                        medusa_state = $3, updated_at = now()
-                   FROM unnest($4::uuid[], $5::text[]) AS v(id, refund_id) WHERE r.id = v.id RETURNING r.id),
+                        medusa_state = ${MEDUSA_STATE}, updated_at = now()
+                   FROM unnest($4::uuid[], $5::text[]) AS v(id, refund_id) WHERE r.id = v.id RETURNING r.id, r.medusa_state),
                settled AS (
-                 UPDATE klarna_refund SET medusa_state = $3, updated_at = now()
-                  WHERE id = ANY($6::uuid[]) AND status = 'succeeded' AND medusa_state IS DISTINCT FROM 'adopted' RETURNING id),
+                 UPDATE klarna_refund r SET medusa_state = ${MEDUSA_STATE}, updated_at = now()
+                  WHERE r.id = ANY($6::uuid[]) AND r.status = 'succeeded' AND r.medusa_state IS DISTINCT FROM 'adopted' RETURNING r.id, r.medusa_state),
                taken_over AS (
                  UPDATE klarna_refund SET medusa_state = 'adopted', updated_at = now()
-                  WHERE $3 = 'recorded' AND medusa_state IS DISTINCT FROM 'recorded'
-                    AND adopted_by IN (SELECT id FROM made UNION ALL SELECT id FROM settled) RETURNING id)
+                  WHERE medusa_state IS DISTINCT FROM 'recorded'
+                    AND adopted_by IN (SELECT id FROM made WHERE medusa_state = 'recorded' UNION ALL SELECT id FROM settled WHERE medusa_state = 'recorded')
+                  RETURNING id)
                UPDATE klarna_order_state SET claimed_by = NULL, claimed_until = NULL, heartbeat_at = NULL, updated_at = now()
                 WHERE klarna_order_id = $1 AND claimed_by = $2`,
               [
