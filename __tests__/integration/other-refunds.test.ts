@@ -1,5 +1,5 @@
 import { sumTotals } from "../../src/klarna/order-lines";
-import { capturedOrder, itemOf, klarnaOrder, klarnaPosts, ledgerRows, ok, useStore } from "../support/store";
+import { capturedOrder, fulfilledOrder, itemOf, klarnaOrder, klarnaPosts, ledgerRows, ok, useStore } from "../support/store";
 
 /**
  * The other ways Medusa 1.20 reaches refundPayment, each recognised: claims with type "refund",
@@ -7,19 +7,8 @@ import { capturedOrder, itemOf, klarnaOrder, klarnaPosts, ledgerRows, ok, useSto
  */
 const s = useStore();
 
-/** An order paid with Klarna, captured and fulfilled (claims and swaps are of fulfilled items); the journal then emptied. */
-async function fulfilledOrder() {
-  const { order, klarnaOrderId } = await capturedOrder(s);
-  ok(
-    await s.admin().post(`/admin/orders/${order.id}/fulfillment`, { items: order.items.map((i: any) => ({ item_id: i.id, quantity: i.quantity })) }),
-    "fulfil",
-  );
-  await s.k.control("DELETE", "/journal");
-  return { order, klarnaOrderId };
-}
-
 it("a claim of type refund refunds the claimed items' lines, no fee, keyed by the claim", async () => {
-  const { order, klarnaOrderId } = await fulfilledOrder();
+  const { order, klarnaOrderId } = await fulfilledOrder(s);
   const tee = itemOf(order, s.seed.variants[0].id);
   // Medusa 1.20 computes 0 for a refund claim without an amount; its admin UI always sends one.
   const res = await s.admin().post(`/admin/orders/${order.id}/claims`, {
@@ -50,7 +39,7 @@ it("a claim of type refund refunds the claimed items' lines, no fee, keyed by th
 });
 
 it("a claim refunding less than the items withholds the difference as a discount line, never a return fee", async () => {
-  const { order } = await fulfilledOrder();
+  const { order } = await fulfilledOrder(s);
   const tee = itemOf(order, s.seed.variants[0].id);
   const res = await s.admin().post(`/admin/orders/${order.id}/claims`, {
     type: "refund",
@@ -66,7 +55,7 @@ it("a claim refunding less than the items withholds the difference as a discount
 });
 
 it("a swap to a cheaper item refunds the difference with the swap's reference, once", async () => {
-  const { order, klarnaOrderId } = await fulfilledOrder();
+  const { order, klarnaOrderId } = await fulfilledOrder(s);
   const large = itemOf(order, s.seed.variants[1].id);
   const { body: swapped } = ok(
     await s.admin().post(`/admin/orders/${order.id}/swaps`, {

@@ -2,8 +2,8 @@ import { v4 as uuidv4 } from "uuid";
 import { books, expectBooksAgree } from "../support/books";
 import { useRefundRollback } from "../support/refund-rollback";
 import {
-  capturedOrder,
   checkoutWithKlarna,
+  fulfilledOrder,
   itemOf,
   klarnaPosts,
   ledgerRows,
@@ -461,13 +461,7 @@ describe("what Medusa recorded is read per refund, from the payment's data", () 
 
 describe("a claim whose refund rolled back after Klarna refunded", () => {
   it("is retried with its Idempotency-Key: Medusa resumes that claim, even with a newer claim of the same amount, and nothing is sent twice", async () => {
-    const { order, klarnaOrderId } = await capturedOrder(s);
-    ok(
-      await s
-        .admin()
-        .post(`/admin/orders/${order.id}/fulfillment`, { items: order.items.map((i: any) => ({ item_id: i.id, quantity: i.quantity })) }),
-      "fulfil",
-    );
+    const { order, klarnaOrderId } = await fulfilledOrder(s);
     const claim = (variant: number, key?: string) => {
       const req = s.admin().post(`/admin/orders/${order.id}/claims`, {
         type: "refund",
@@ -504,13 +498,7 @@ describe("a claim whose refund rolled back after Klarna refunded", () => {
 
 describe("an error answer after Medusa committed the refund", () => {
   it("a claim whose last stage fails after its refund committed: the ledger says recorded, as Medusa's payment data does", async () => {
-    const { order, klarnaOrderId } = await capturedOrder(s);
-    ok(
-      await s
-        .admin()
-        .post(`/admin/orders/${order.id}/fulfillment`, { items: order.items.map((i: any) => ({ item_id: i.id, quantity: i.quantity })) }),
-      "fulfil",
-    );
+    const { order, klarnaOrderId } = await fulfilledOrder(s);
     // Medusa's claim route commits the refund in one stage and finishes the request in another: make the last one fail.
     await s.db.query(`
       CREATE OR REPLACE FUNCTION test_fail_last_stage() RETURNS trigger AS $$

@@ -227,6 +227,17 @@ export function itemOf(order: any, variantId: string): any {
   return order.items.find((i: any) => i.variant_id === variantId);
 }
 
+/** An order paid with Klarna, captured and fulfilled (claims and swaps are of fulfilled items); the journal then emptied. */
+export async function fulfilledOrder(s: TestStore) {
+  const { order, klarnaOrderId } = await capturedOrder(s);
+  ok(
+    await s.admin().post(`/admin/orders/${order.id}/fulfillment`, { items: order.items.map((i: any) => ({ item_id: i.id, quantity: i.quantity })) }),
+    "fulfil",
+  );
+  await s.k.control("DELETE", "/journal");
+  return { order, klarnaOrderId };
+}
+
 /**
  * What a receive needs: an order paid with Klarna and captured, and a requested return of one S
  * T-shirt with the priced return label; the emulator's journal then emptied.
