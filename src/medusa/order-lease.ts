@@ -1,10 +1,10 @@
 import { v4 as uuidv4 } from "uuid";
 import { MANUAL_KINDS_SQL } from "../models/ledger-entry";
-import { PROVIDER_ID } from "./identifiers";
 import { KlarnaPluginRefusal } from "./payment-error";
 import { LedgerRow, ROW_JSON, toRow } from "./ledger";
 import { PluginDatabase } from "./plugin-db";
 import type { RequestScope } from "./request-context";
+import { medusaRecordedSql } from "./store-queries";
 
 /**
  * One money movement per Klarna order at a time. A request that refunds (or settles a refund of) a
@@ -30,9 +30,7 @@ export const WAIT_MS = 8000;
  * (services/klarna.ts refundPayment; Medusa saves it with its refund row). $3: the request's own word,
  * for a row without a Medusa order.
  */
-const MEDUSA_STATE = `CASE WHEN EXISTS (
-    SELECT 1 FROM payment p WHERE p.order_id = r.order_id AND p.provider_id = '${PROVIDER_ID}' AND jsonb_typeof(p.data->'refunds') = 'array'
-       AND p.data->'refunds' @> jsonb_build_array(jsonb_build_object('intent', r.intent::text)))
+const MEDUSA_STATE = `CASE WHEN ${medusaRecordedSql("r.order_id", "r.intent")}
     OR (r.order_id IS NULL AND $3 = 'recorded') THEN 'recorded' ELSE 'not_recorded' END`;
 
 /**

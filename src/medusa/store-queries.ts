@@ -2,6 +2,17 @@ import { PROVIDER_ID } from "./identifiers";
 import { PluginDatabase } from "./plugin-db";
 
 /**
+ * The refunds Medusa committed on a Klarna payment (alias `p`): the processor's answers that Medusa
+ * saved in the transaction writing its refund rows (`payment.data.refunds`, services/klarna.ts).
+ */
+const committedRefundsOf = (p: string) => `(CASE WHEN jsonb_typeof(${p}.data->'refunds') = 'array' THEN ${p}.data->'refunds' ELSE '[]'::jsonb END)`;
+
+/** SQL: whether Medusa committed the refund of ledger intent `intent` on Medusa order `orderId` (SQL expressions). */
+export const medusaRecordedSql = (orderId: string, intent: string) =>
+  `EXISTS (SELECT 1 FROM payment p WHERE p.order_id = ${orderId} AND p.provider_id = '${PROVIDER_ID}'
+             AND ${committedRefundsOf("p")} @> jsonb_build_array(jsonb_build_object('intent', ${intent}::text)))`;
+
+/**
  * SQL only: Medusa's orders, returns, claims, swaps, payments and refunds as plain rows, read on the
  * plugin's own connection pool. Only committed rows: the return as it was requested, never the
  * receive in progress (its received quantities come from the request context).
@@ -211,7 +222,7 @@ export class StoreQueries {
     const narrow = of.orderId ? `AND p.order_id = $2` : of.cartId ? `AND p.cart_id = $2` : "";
     const rows = await this.db.query<{ refunds: MedusaRecordedRefund[] | null }>(
       `SELECT COALESCE(jsonb_agg(e), '[]') AS refunds
-         FROM payment p, jsonb_array_elements(CASE WHEN jsonb_typeof(p.data->'refunds') = 'array' THEN p.data->'refunds' ELSE '[]' END) e
+         FROM payment p, jsonb_array_elements(${committedRefundsOf("p")}) e
         WHERE p.provider_id = '${PROVIDER_ID}' AND p.data->>'order_id' = $1 ${narrow}`,
       narrow ? [klarnaOrderId, of.orderId || of.cartId] : [klarnaOrderId],
     );
