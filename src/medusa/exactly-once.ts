@@ -145,9 +145,9 @@ export class RefundExecutor {
   }
 
   /**
-   * When the request is over: records whether Medusa committed the refunds this request settled with
-   * Klarna, then releases the lease. Outside a request Medusa's outcome is unknown: it stays unset
-   * and the next attempt reads Medusa's rows.
+   * When the request is over: records what Klarna made and whether Medusa committed it (read from the
+   * payment data in the same statement), then releases the lease. Outside a request the caller's
+   * transaction is still open: the outcome stays unset and the next attempt reads the payment data.
    */
   async finish(lease: HeldLease, scope: RequestScope | undefined, outcome?: ScopeOutcome): Promise<void> {
     if (!scope || !outcome) return lease.release();

@@ -6,7 +6,7 @@ export const PROCESSOR_KEY = `pp_${PROVIDER_ID}`;
 export const KEY_NAMESPACE = "6f1c3a52-9d1e-4b8e-8a43-2f0e6f4d5b17";
 /** The plugin's store route Klarna's pending-order notifications are sent to (merchant_urls.notification). */
 export const NOTIFICATION_PATH = "/store/klarna/notifications";
-/** The note of the Medusa refund recording a return fee given back (found again by it: refund-intents.ts, store-queries.ts). */
+/** The note of the Medusa refund recording a return fee given back (the waive-return-fee route). */
 export const FEE_WAIVER_NOTE = (returnId: string) => `Klarna return fee of return ${returnId} refunded`;
 /** The note of the Medusa refund recording a Klarna refund made earlier (adopt-refund). */
 export const ADOPTION_NOTE = (klarnaRefundId: string) => `Klarna refund ${klarnaRefundId} recorded (made at Klarna earlier)`;
