@@ -357,6 +357,19 @@ describe("a request whose end could not be written", () => {
     expect(b.klarna.refunds.map((r) => r.reference)).toEqual([`${order.id}/refund-1`, `${order.id}/refund-2`]);
   }, 60_000);
 
+  it("a return received afterwards settles the earlier manual refund with Klarna and Medusa first: each is refunded once", async () => {
+    const { order, klarnaOrderId, ret, items } = await orderWithReturn(s);
+    await endNotWritten(klarnaOrderId, () => s.admin().post(`/admin/orders/${order.id}/refund`, { amount: 500, reason: "other" }));
+    expect((await receive(s, ret.id, items)).status).toBe(200);
+    const b = await expectBooksAgree(s, klarnaOrderId);
+    expect(b.klarna.refunds.map((r) => r.reference)).toEqual([`${order.id}/refund-1`, ret.id]);
+    const rows = await ledgerRows(s, "klarna_order_id = $1", [klarnaOrderId]);
+    expect(rows.map((r: any) => [r.intent, r.status, r.medusa_state])).toEqual([
+      [`refund:${order.id}:1`, "succeeded", "recorded"],
+      [`return:${ret.id}`, "succeeded", "recorded"],
+    ]);
+  }, 60_000);
+
   it("giving a return fee back again is refused as already given back: Klarna and Medusa hold it once", async () => {
     const { klarnaOrderId, ret, items } = await orderWithReturn(s);
     expect((await receive(s, ret.id, items)).status).toBe(200);
